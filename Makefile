@@ -1,0 +1,37 @@
+# Two commands do everything: `make demo` and `make test`. Both create .venv when missing and install once;
+# the install is re-run only when setup.py or settings.ini change (the stamp file below), so it takes seconds.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ktvit-installed
+# torch first, pinned to the CPU wheel (a range would pull a multi-GB CUDA build); the rest is constrained by it.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test test-fast sync docs clean
+install: $(STAMP)
+
+$(STAMP): setup.py settings.ini
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=24" wheel "setuptools<81"
+	$(BIN)/python -m pip install -q "$(TORCH)" "torchvision==0.28.0"
+	$(BIN)/python -m pip freeze | grep -iE '^(torch|torchvision)==' > $(VENV)/torch-constraints.txt
+	$(BIN)/python -m pip install -q -c $(VENV)/torch-constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+# The main job on the embedded synthetic default.
+demo: install
+	$(BIN)/ktvit demo $(DEMO_ARGS)
+
+# Library in sync with the notebooks, notebooks clean, then every notebook and the pytest suite.
+test: install
+	$(BIN)/nbdev_test --n_workers 2 --timing
+	$(BIN)/python -m pytest -q tests
+
+# Clean the notebooks, then regenerate the library from them (run before committing).
+sync: install
+	$(BIN)/nbdev_clean
+	$(BIN)/nbdev_export
+
+clean:
+	rm -rf _docs _proc site .pytest_cache
