@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ktvit-installed
 # torch first, pinned to the CPU wheel (a range would pull a multi-GB CUDA build); the rest is constrained by it.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test test-fast sync docs clean
+.PHONY: install demo test sync readme docs clean
 install: $(STAMP)
 
 $(STAMP): setup.py settings.ini
@@ -32,6 +32,11 @@ test: install
 sync: install
 	$(BIN)/nbdev_clean
 	$(BIN)/nbdev_export
+	$(BIN)/python -c "from ktvit_nb.docs import write_readme; write_readme()"
+
+# README.md from nbs/index.ipynb without Quarto (with Quarto, nbdev_readme does the same).
+readme: install
+	$(BIN)/python -c "from ktvit_nb.docs import write_readme; write_readme()"
 
 clean:
 	rm -rf _docs _proc site .pytest_cache

@@ -31,3 +31,8 @@ def test_notebooks_are_clean(tmp_path):
     subprocess.run([BIN/'nbdev_clean'], cwd=tmp, check=True, capture_output=True)
     changed = _diff(ROOT/'nbs', tmp/'nbs')
     assert not changed, f"notebooks are not clean (run `make sync` and commit): {changed}"
+
+def test_readme_renders_from_index():
+    from ktvit_nb.docs import render_markdown
+    assert (ROOT/'README.md').read_text(encoding='utf-8') == render_markdown(ROOT/'nbs'/'index.ipynb'), \
+        "README.md is out of date with nbs/index.ipynb (run `make readme`)"
