@@ -26,7 +26,7 @@ demo: install
 # Library in sync with the notebooks, notebooks clean, then every notebook and the pytest suite.
 test: install
 	$(BIN)/nbdev_test --n_workers 2 --timing
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -p no:napari tests
 
 # Clean the notebooks, then regenerate the library from them (run before committing).
 sync: install
@@ -40,3 +40,8 @@ readme: install
 
 clean:
 	rm -rf _docs _proc site .pytest_cache
+
+# Static docs site in site/ without Quarto: every notebook executed (slow cells skipped), nbdev's API entries,
+# MkDocs + Material; serve with `python -m http.server -d site`. (With Quarto, nbdev_docs builds _docs/ instead.)
+docs: install
+	$(BIN)/python -c "from ktvit_nb.docs_site import build_site; build_site()"
