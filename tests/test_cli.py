@@ -1,0 +1,58 @@
+"The `ktvit` command line end to end on a tiny synthetic set: every subcommand, its outputs and its clear errors."
+import subprocess, sys
+from pathlib import Path
+import numpy as np, pandas as pd, pytest
+
+KTVIT = str(Path(sys.executable).parent/'ktvit')
+
+def ktvit(*args, ok=True):
+    r = subprocess.run([KTVIT, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if ok: assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    "One tiny synthetic set, a teacher run and a student run, shared by the tests below"
+    d = tmp_path_factory.mktemp('cli')
+    ktvit('synth', d/'data', '--n', 3, '--shape', 32, 32, 32, '--seed', 3)
+    common = ['--data', d/'data', '--epochs', 1, '--patch-size', 32, 32, 16, '--n-per-case', 2, '--bs', 2]
+    ktvit('train-teacher', *common, '--out', d/'hnet', '--preset', 'tiny')
+    ktvit('train-student', *common, '--out', d/'lnet', '--teacher', d/'hnet')
+    return d
+
+def test_run_folders(runs):
+    for r in ('hnet', 'lnet'):
+        assert {'config.json', 'metrics.csv', 'last.pt', 'best.pt', 'curves.png'} <= {p.name for p in (runs/r).iterdir()}
+    cols = pd.read_csv(runs/'lnet'/'metrics.csv').columns
+    assert {'task_loss', 'mse_embed1_loss', 'mse_embed2_loss', 'mse_dec1_loss', 'mse_dec2_loss', 'kl_loss', 'dice'} <= set(cols)
+
+def test_predict_keeps_geometry_and_evaluate(runs):
+    from ktvit_nb.data.io import read_image
+    img = runs/'data'/'case_000'/'image.nii.gz'
+    ktvit('predict', img, '--model', runs/'lnet', '--out', runs/'pred')
+    src, prob = read_image(img), read_image(runs/'pred'/'image_prob.nii.gz')
+    np.testing.assert_allclose(prob.affine, src.affine); assert prob.array.shape == src.array.shape
+    (runs/'pred'/'image_prob.nii.gz').rename(runs/'pred'/'case_000_prob.nii.gz')
+    (runs/'pred'/'image_mask.nii.gz').unlink()
+    r = ktvit('evaluate', '--pred', runs/'pred', '--gt', runs/'data', '--out', runs/'m.csv')
+    df = pd.read_csv(runs/'m.csv')
+    assert list(df.iloc[:, 0]) == ['case_000'] and 0 <= df.dice[0] <= 1 and 'dice' in r.stdout
+
+def test_bad_inputs_exit_2_and_write_nothing(runs, tmp_path):
+    bad = tmp_path/'broken.nii.gz'; bad.write_bytes(b'not an image at all')
+    r = ktvit('predict', bad, '--model', runs/'hnet', '--out', tmp_path/'out', ok=False)
+    assert r.returncode == 2 and 'broken.nii.gz' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path/'out').exists()
+    r = ktvit('predict', runs/'data'/'case_000'/'image.nii.gz', '--model', tmp_path/'nowhere', '--out', tmp_path/'out', ok=False)
+    assert r.returncode == 2 and 'no such checkpoint' in r.stderr
+    ktvit('synth', tmp_path/'d2', '--n', 3, '--shape', 32, 32)
+    r = ktvit('train-student', '--data', tmp_path/'d2', '--teacher', runs/'hnet', '--out', tmp_path/'l2', '--epochs', 1,
+              '--patch-size', 32, 32, '--n-per-case', 2, ok=False)
+    assert r.returncode == 2 and 'spatial_dims=3 (student: 2)' in r.stderr and not (tmp_path/'l2'/'last.pt').exists()
+
+def test_demo_quick(tmp_path):
+    r = ktvit('demo', '--quick', '--out', tmp_path/'demo')
+    rep = (tmp_path/'demo'/'report.md').read_text()
+    assert 'Table 1' in rep and 'Table 2' in rep and 'L-net with KT' in rep
+    assert len(list((tmp_path/'demo'/'predictions').glob('*/*_prob.nii.gz'))) == 5
+    assert (tmp_path/'demo'/'metrics.csv').exists() and 'report.md' in r.stdout
