@@ -27,6 +27,9 @@ def site(tmp_path_factory):
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *a): pass
+    def handle(self):
+        try: super().handle()
+        except (BrokenPipeError, ConnectionResetError): pass # the browser closed a connection early: not an error
     def log_request(self, code='-', size='-'):
         self.server.requests.append((self.path, int(code) if str(code).isdigit() else code))
 
