@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np, torch
 
 # %% auto #0
-__all__ = ['InputError', 'check_finite', 'set_seed', 'default_device', 'atomic_path']
+__all__ = ['InputError', 'check_finite', 'set_seed', 'default_device', 'resolve_device', 'atomic_path', 'check_number',
+           'writable_dir', 'check_output']
 
 # %% ../nbs/00_core.ipynb #972fd851
 class InputError(ValueError):
@@ -40,6 +41,23 @@ def default_device() -> torch.device:
     "The CUDA device when one is present, else the CPU"
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
+# %% ../nbs/00_core.ipynb #ec308a62
+def resolve_device(device=None, # None or 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:1', 'mps', or a torch.device
+                   name:str='--device', # the argument, for the message
+                  ) -> torch.device:
+    "The `torch.device` asked for; an `InputError` when it is malformed or absent from this machine"
+    if device is None or str(device) == 'auto': return default_device()
+    try: d = torch.device(device)
+    except (RuntimeError, ValueError, TypeError): raise InputError(name, f"{device!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if d.type == 'cuda':
+        n = torch.cuda.device_count()
+        if n == 0: raise InputError(name, f"{device!r}: no CUDA device on this machine; use --device cpu")
+        if (d.index or 0) >= n: raise InputError(name, f"{device!r}: this machine has {n} CUDA device(s)")
+    elif d.type == 'mps' and not (getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()):
+        raise InputError(name, f"{device!r}: MPS is not available here; use --device cpu")
+    elif d.type not in ('cpu', 'cuda', 'mps'): raise InputError(name, f"{device!r}: use auto, cpu, cuda, cuda:N or mps")
+    return d
+
 # %% ../nbs/00_core.ipynb #832f45b8
 @contextlib.contextmanager
 def atomic_path(path, # final destination
@@ -56,3 +74,63 @@ def atomic_path(path, # final destination
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
+
+# %% ../nbs/00_core.ipynb #fda9a5cd
+def check_number(name:str, # the argument, e.g. '--epochs'
+                 value, # the number given
+                 lo=None, # lower bound (None: unbounded)
+                 hi=None, # upper bound (None: unbounded)
+                 *, lo_open:bool=False, # exclude `lo` itself
+                 hi_open:bool=False, # exclude `hi` itself
+                ):
+    "Return `value` when it is a finite number within the bounds, else raise an `InputError` naming `name`"
+    if value is None: return value
+    if lo is not None and hi is not None: want = f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    elif lo is not None: want = f"{'>' if lo_open else '>='} {lo:g}"
+    elif hi is not None: want = f"{'<' if hi_open else '<='} {hi:g}"
+    else: want = 'a finite number'
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and np.isfinite(value)
+    if ok and lo is not None: ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None: ok = value < hi if hi_open else value <= hi
+    if not ok: raise InputError(name, f"must be {want}, got {value}")
+    return value
+
+# %% ../nbs/00_core.ipynb #fe6895ee
+_SYSTEM_DIRS = ('/proc', '/sys', '/dev')
+
+def _nearest_existing(p:Path) -> Path:
+    "`p` itself when it exists, else its closest existing parent"
+    while not p.exists() and p != p.parent: p = p.parent
+    return p
+
+def writable_dir(d:Path) -> bool:
+    "Whether files may be created in the existing folder `d`: permission bits (root's override is not used), no read-only mount"
+    try: st = os.stat(d); vfs = os.statvfs(d)
+    except OSError: return False
+    return d.is_dir() and os.access(d, os.W_OK) and bool(st.st_mode & 0o200) and not vfs.f_flag & os.ST_RDONLY
+
+def check_output(path, # file or folder the command will write
+                 name:str='--out', # the argument, for the message
+                 *, folder:bool=False, # a folder is expected (else a file)
+                 inputs=(), # files and folders the command reads: the output may be none of them, nor inside one
+                 overwrite:bool=False, # an existing file may be replaced (files only)
+                ) -> Path:
+    "Return `Path(path)` when the command may write there, else raise an `InputError` that names it and the problem"
+    if path is None or str(path).strip() == '': raise InputError(name, "is empty; give a path")
+    p = Path(path).expanduser(); r = p.resolve()
+    what = f"{name} {p}"
+    if any(r == Path(s) or Path(s) in r.parents for s in _SYSTEM_DIRS):
+        raise InputError(what, "is a system folder; write in one of your own folders")
+    for i in inputs:
+        if i is None: continue
+        ri = Path(i).expanduser().resolve()
+        if r == ri: raise InputError(what, f"is an input ({i}); choose another path")
+        if ri in r.parents and ri.is_dir(): raise InputError(what, f"lies inside the input folder {i}; choose a path outside it")
+    if folder and p.exists() and not p.is_dir(): raise InputError(what, "is an existing file, not a folder")
+    if not folder and p.is_dir(): raise InputError(what, "is a folder; give a file name")
+    if not folder and p.exists() and not overwrite:
+        raise InputError(what, "already exists; pass --overwrite to replace it, or choose another name")
+    base = _nearest_existing(r if folder else r.parent)
+    if not base.is_dir(): raise InputError(what, f"cannot be made: {base} is a file, not a folder")
+    if not writable_dir(base): raise InputError(what, f"cannot be written: {base} is read-only or not yours")
+    return p
