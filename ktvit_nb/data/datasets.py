@@ -149,6 +149,7 @@ def load_or_make_splits(data, # data folder (or its cases.csv / pairs.csv)
                         cases, # the CaseFiles found there
                         seed:int=0, # seed for a new split
                         out=None, # where to save splits.json when the data folder is read-only
+                        write:bool=True, # save a new split (False: only return it)
                        ) -> dict:
     "Reuse `splits.json` (in `out`, then beside the data) or make a split and save it beside the data (else in `out`)"
     names = {c.name if isinstance(c, CaseFiles) else str(c) for c in cases}
@@ -162,7 +163,7 @@ def load_or_make_splits(data, # data folder (or its cases.csv / pairs.csv)
                                 f"unlisted: {sorted(names - listed)[:5]}); delete it to make a new split")
         return {k: s[k] for k in ('train', 'valid', 'test')}
     s = split_cases(names, seed=seed)
-    dest = d if _writable(d) else (Path(out) if out else None)
+    dest = None if not write else d if _writable(d) else (Path(out) if out else None)
     if dest is not None:
         from ktvit_nb.core import atomic_path
         dest.mkdir(parents=True, exist_ok=True)
@@ -301,10 +302,11 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
     cases = list(data) if isinstance(data, (list, tuple)) else find_cases(data)
-    if splits is None: splits = load_or_make_splits(data, cases, seed) if not isinstance(data, (list, tuple)) else split_cases(cases, seed)
+    save = splits is None and not isinstance(data, (list, tuple))   # saved only once every case passed its checks
+    if splits is None: splits = load_or_make_splits(data, cases, seed, write=False) if save else split_cases(cases, seed)
     elif not isinstance(splits, dict): splits = json.loads(Path(splits).read_text())
     by = {c.name: c for c in cases}
-    unknown = [n for k in ('train', 'valid') for n in splits[k] if n not in by]
+    unknown = [n for k in ('train', 'valid', 'test') for n in splits.get(k, []) if n not in by]
     if unknown: raise InputError('splits', f"names cases that do not exist: {unknown[:5]}")
     valid_names = splits['valid'] or splits['train']
     if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
@@ -312,6 +314,13 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     valid = [load_case(by[n], lr_factor=lr_factor) for n in valid_names]
     tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, seed=seed)
     vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
+    if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
+    for n in splits.get('test', []):   # test cases are not loaded here, but a bad one should stop the run now, not later
+        img, lab = read_image(by[n].image), read_image(by[n].label); sp = by[n].extras.get('spacing')
+        if sp: img, lab = _with_spacing(img, sp), _with_spacing(lab, sp)
+        check_label(lab); check_pair(img, lab)
+        if img.ndim != tds.ndim: raise InputError(img.path, f"is {img.ndim}D but the training cases are {tds.ndim}D")
+    if save: load_or_make_splits(data, cases, seed)
     dls = DataLoaders(DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=num_workers),
                       DataLoader(vds, bs=bs, shuffle=False, num_workers=num_workers),
                       device=device if device is not None else default_device())
