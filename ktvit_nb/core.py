@@ -10,7 +10,7 @@ import numpy as np, torch
 
 # %% auto #0
 __all__ = ['InputError', 'check_finite', 'set_seed', 'default_device', 'resolve_device', 'atomic_path', 'check_number',
-           'writable_dir', 'check_output']
+           'writable_dir', 'check_output', 'available_memory', 'check_memory']
 
 # %% ../nbs/00_core.ipynb #972fd851
 class InputError(ValueError):
@@ -134,3 +134,23 @@ def check_output(path, # file or folder the command will write
     if not base.is_dir(): raise InputError(what, f"cannot be made: {base} is a file, not a folder")
     if not writable_dir(base): raise InputError(what, f"cannot be written: {base} is read-only or not yours")
     return p
+
+# %% ../nbs/00_core.ipynb #f42fcfc5
+def available_memory() -> int:
+    "Bytes of memory this machine can still give (Linux `MemAvailable`, else free pages)"
+    try:
+        for line in Path('/proc/meminfo').read_text().splitlines():
+            if line.startswith('MemAvailable:'): return int(line.split()[1]) * 1024
+    except OSError: pass
+    try: return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+    except (ValueError, OSError, AttributeError): return 1 << 62
+
+def check_memory(nbytes:int, # what the work will allocate, estimated before allocating it
+                 name:str, # the argument or file responsible, for the message
+                 what:str='this', # what needs the memory, for the message
+                ) -> int:
+    "Raise an `InputError` naming `name` when `nbytes` exceeds the memory available now"
+    avail = available_memory()
+    if nbytes > avail:
+        raise InputError(name, f"{what} needs about {nbytes/2**30:.3g} GiB of memory; {avail/2**30:.3g} GiB are available")
+    return nbytes
