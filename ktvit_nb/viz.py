@@ -13,8 +13,9 @@ from .core import InputError, atomic_path
 
 # %% auto #0
 __all__ = ['AXIS_NAMES', 'BG', 'TP', 'FP', 'FN', 'TP_COLOR', 'FN_COLOR', 'FP_COLOR', 'BG_COLOR', 'AGREE_COLORS', 'AGREE_NAMES',
-           'LOSS_PREFIXES', 'mip', 'binarize', 'error_codes', 'codes_rgb', 'error_rgb', 'plot_mips', 'plot_errors',
-           'plot_lr_hr', 'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'view_case']
+           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'mip', 'binarize', 'error_codes', 'codes_rgb', 'error_rgb',
+           'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors', 'plot_lr_hr', 'plot_curves',
+           'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'view_case']
 
 # %% ../nbs/07_viz.ipynb #9a6c3dd3
 AXIS_NAMES = ('X', 'Y', 'Z')
@@ -31,13 +32,14 @@ def mip(a:np.ndarray, # volume (X,Y,Z) or 2D image (H,W)
     return a if a.ndim == 2 else a.max(axis)
 
 # %% ../nbs/07_viz.ipynb #437b5d43
-BG, TP, FP, FN = 0, 1, 2, 3    # agreement codes; larger = shown first in projections
+BG, TP, FP, FN = 0, 1, 2, 3    # agreement codes; larger = more important (`mode='worst'` projections show it first)
 TP_COLOR = (1.0, 1.0, 1.0)                   # white: vessel found
 FN_COLOR = (230/255, 159/255, 0.0)           # Okabe-Ito orange #E69F00: vessel missed
 FP_COLOR = (86/255, 180/255, 233/255)        # Okabe-Ito sky blue #56B4E9: false alarm
 BG_COLOR = (0.0, 0.0, 0.0)
 AGREE_COLORS = np.array([BG_COLOR, TP_COLOR, FP_COLOR, FN_COLOR])   # indexed by code
 AGREE_NAMES = ('background', 'found (TP)', 'false alarm (FP)', 'missed (FN)')
+SHARE_CODES = (TP, FN, FP)     # order of the counts from `error_shares`
 
 def binarize(a:np.ndarray, # probability map, 0/1 mask or boolean array
              thresh:float=0.5, # probabilities at or above this are vessel
@@ -68,14 +70,51 @@ def error_rgb(pred:np.ndarray, # prediction: probabilities or a binary mask
     "Colour-coded agreement (TP white, FN orange, FP sky blue, background black), shape `pred.shape + (3,)`"
     return codes_rgb(error_codes(pred, gt, thresh))
 
+# %% ../nbs/07_viz.ipynb #7521278b
+def error_shares(pred:np.ndarray, # prediction: probabilities or a binary mask
+                 gt:np.ndarray, # ground-truth vessel mask, same shape
+                 axis:int=2, # axis the rays run along (ignored for 2D images: one voxel per ray)
+                 thresh:float=0.5, # threshold applied to `pred`
+                ) -> np.ndarray:
+    "Counts of found (TP), missed (FN) and false-alarm (FP) voxels on each ray along `axis`: int array `(..., 3)`"
+    codes = error_codes(pred, gt, thresh); _check_axis(codes, axis, 'pred')
+    per = np.stack([codes == k for k in SHARE_CODES], -1).astype(np.int64)   # (*shape, 3)
+    return per if codes.ndim == 2 else per.sum(axis % 3)
+
+def shares_rgb(counts:np.ndarray, # (..., 3) counts of TP, FN, FP per ray (from `error_shares`)
+              ) -> np.ndarray:
+    "Each ray's colour: white, orange and sky blue mixed in proportion to its TP, FN and FP counts; black if none"
+    counts = np.asarray(counts, dtype=float); n = counts.sum(-1, keepdims=True)
+    return counts @ np.array([TP_COLOR, FN_COLOR, FP_COLOR]) / np.maximum(n, 1)
+
+def error_projection(pred:np.ndarray, # prediction: probabilities or a binary mask
+                     gt:np.ndarray, # ground-truth vessel mask, same shape
+                     axis:int=2, # projection axis (ignored for 2D images)
+                     thresh:float=0.5, # threshold applied to `pred`
+                     mode:str='share', # 'share': colours mixed by the counts on each ray; 'worst': FN over FP over TP
+                    ) -> np.ndarray:
+    "RGB projection (float in [0,1]) of the agreement of `pred` with `gt` along `axis`"
+    if mode == 'share': return shares_rgb(error_shares(pred, gt, axis, thresh))
+    if mode == 'worst': return codes_rgb(mip(error_codes(pred, gt, thresh), axis))
+    raise InputError('mode', f"must be 'share' or 'worst', got {mode!r}")
+
 # %% ../nbs/07_viz.ipynb #b8b6c099
 def _show(ax, img, title='', cmap='gray', **kw):
     ax.imshow(img, cmap=cmap, interpolation='nearest', **kw)
     ax.set_title(title, fontsize=9); ax.set_xticks([]); ax.set_yticks([])
 
-def _legend(fig, codes=(TP, FN, FP)):
-    fig.legend(handles=[Patch(facecolor=AGREE_COLORS[c], edgecolor='k', label=AGREE_NAMES[c]) for c in codes],
-               loc='lower center', ncol=len(codes), fontsize=8, frameon=False)
+MODE_CAPTIONS = {
+    'share': "each ray's colour mixes white, orange and sky blue in proportion to the found, missed and "
+             "false-alarm voxels along it; black: no vessel on the ray",
+    'worst': "each ray shows the worst outcome along it (missed over false alarm over found); black: no vessel"}
+
+def _legend(fig, mode='share'):
+    "Colour key of the agreement projections, with the colouring rule of `mode` as its title"
+    handles = [Patch(facecolor=AGREE_COLORS[c], edgecolor='k', label=AGREE_NAMES[c]) for c in (TP, FN, FP)]
+    if mode == 'share':
+        handles.append(Patch(facecolor=shares_rgb(np.array([3, 1, 0])), edgecolor='k', label='3/4 found, 1/4 missed'))
+    fig.legend(handles=handles, loc='lower center', ncol=len(handles), fontsize=8, frameon=False,
+               title=MODE_CAPTIONS[mode], title_fontsize=7)
 
 def _axes_for(a, axes): return (None,) if np.ndim(a) == 2 else tuple(axes)
 def _proj_title(axis): return 'image' if axis is None else f"MIP along {AXIS_NAMES[axis]}"
@@ -98,21 +137,26 @@ def plot_mips(vols:dict, # name -> volume (X,Y,Z) or 2D image (H,W)
     return fig
 
 # %% ../nbs/07_viz.ipynb #89c44f61
+def _pct(a, b): return f"{100 * a / b:.0f}%" if b else 'n/a'
+
 def plot_errors(pred:np.ndarray, # prediction: probabilities or a binary mask
                 gt:np.ndarray, # ground-truth vessel mask
                 axes=(0, 1, 2), # projection axes (ignored for 2D images)
                 thresh:float=0.5, # threshold applied to `pred`
                 title:str='', # prefix of the figure title
                 size:float=3., # inches per panel
+                mode:str='share', # ray colouring, see `error_projection`
                ) -> Figure:
-    "MIPs of the colour-coded agreement of `pred` with `gt`; a ray shows FN over FP over TP"
+    "Projections of the agreement of `pred` with `gt`: each ray coloured by the share of found, missed and false-alarm voxels on it"
     codes = error_codes(pred, gt, thresh); ax_list = _axes_for(codes, axes)
-    fig = Figure(figsize=(size * len(ax_list), size + .6), layout='constrained')
+    fig = Figure(figsize=(size * len(ax_list), size + .9), layout='constrained')
     for ax, a in zip(np.atleast_1d(fig.subplots(1, len(ax_list))), ax_list):
-        _show(ax, codes_rgb(mip(codes, 2 if a is None else a)), _proj_title(a))
+        _show(ax, error_projection(pred, gt, 2 if a is None else a, thresh, mode),
+              'image' if a is None else f"projection along {AXIS_NAMES[a]}")
     n = np.bincount(codes.ravel(), minlength=4)
-    fig.suptitle(f"{title + ': ' if title else ''}TP {n[TP]}  FN {n[FN]}  FP {n[FP]} voxels", fontsize=10)
-    _legend(fig); fig.get_layout_engine().set(rect=(0, .08, 1, .92))
+    fig.suptitle(f"{title + ': ' if title else ''}TP {n[TP]}  FN {n[FN]}  FP {n[FP]} voxels "
+                 f"(sensitivity {_pct(n[TP], n[TP] + n[FN])}, precision {_pct(n[TP], n[TP] + n[FP])})", fontsize=10)
+    _legend(fig, mode); fig.get_layout_engine().set(rect=(0, .13, 1, .87))
     return fig
 
 # %% ../nbs/07_viz.ipynb #cd12a5e0
@@ -123,31 +167,45 @@ def plot_lr_hr(hr:np.ndarray, # high-resolution image or volume
                axis:int=2, # projection axis for volumes
                thresh:float=0.5, # threshold for the agreement maps
                size:float=2.8, # inches per panel
+               mode:str='share', # ray colouring of the agreement maps, see `error_projection`
               ) -> Figure:
     "HR and LR inputs beside each prediction (MIPs along `axis`), with agreement maps below when `gt` is given"
     top = {'HR': hr, 'LR': lr, **({'label': gt} if gt is not None else {}), **preds}
     rows, cols = (2 if gt is not None else 1), len(top)
-    fig = Figure(figsize=(size * cols, size * rows + (.5 if gt is not None else 0)), layout='constrained')
+    fig = Figure(figsize=(size * cols, size * rows + (.8 if gt is not None else 0)), layout='constrained')
     axs = np.array(fig.subplots(rows, cols, squeeze=False))
     for ax, (name, v) in zip(axs[0], top.items()): _show(ax, mip(v, axis), name)
     if gt is not None:
         for ax in axs[1]: ax.axis('off')
         for ax, (name, p) in zip(axs[1, -len(preds):], preds.items()):
-            _show(ax, codes_rgb(mip(error_codes(p, gt, thresh), axis)), f"{name} vs label")
-        _legend(fig); fig.get_layout_engine().set(rect=(0, .06, 1, .94))
+            _show(ax, error_projection(p, gt, axis, thresh, mode), f"{name} vs label")
+        _legend(fig, mode); fig.get_layout_engine().set(rect=(0, .1, 1, .9))
     return fig
 
 # %% ../nbs/07_viz.ipynb #dd07b682
-LOSS_PREFIXES = ('bce', 'mse', 'kl', 'feat')
+LOSS_PREFIXES = ('bce', 'mse', 'kl', 'feat', 'task')
 
 def _is_loss(col:str) -> bool:
     c = col.lower(); return 'loss' in c or c.startswith(LOSS_PREFIXES)
 
+def _is_lr(col:str) -> bool:
+    c = col.lower(); return c in ('lr', 'learning_rate') or c.startswith('lr_')
+
+def _loss_style(col:str, kt:bool, k:int) -> dict:
+    "Label and line style of the `k`-th loss column; `kt`: the history is a knowledge-transfer student's"
+    if col == 'train_loss':
+        return (dict(label='train_loss: eq. 7 total (task + transfer terms)', color='k', ls='--') if kt else
+                dict(label='train_loss (task)', color='C0'))
+    if col == 'valid_loss': return dict(label='valid_loss (task only)', color='C1', lw=2)
+    if col == 'task_loss': return dict(label='task_loss (train, task term)', color='C3', lw=2)
+    return dict(label=f"{col} (train)" if kt else col, lw=1, color=f"C{4 + k % 6}")   # C0-C3 are taken above
+
 def plot_curves(history, # DataFrame or path of a CSV training history
                 losses:list|None=None, # loss columns; default: names with 'loss' or a loss prefix
-                size:float=4., # inches per panel
+                size:float=4., # inches per panel (the learning-rate panel is narrower)
                ) -> Figure:
-    "Training curves: every loss column on a log axis, every metric column on a linear one"
+    "Training curves: losses on a log axis, metrics on a linear one, the learning rate on its own"
+    from matplotlib.ticker import MaxNLocator, FuncFormatter
     if not isinstance(history, pd.DataFrame):
         path = Path(history)
         if not path.exists(): raise InputError(path, "training history not found")
@@ -155,15 +213,35 @@ def plot_curves(history, # DataFrame or path of a CSV training history
     df = history.apply(pd.to_numeric, errors='coerce')
     x = df['epoch'] if 'epoch' in df else pd.Series(np.arange(len(df)), name='row')
     num = [c for c in df.columns if c not in ('epoch', 'time') and df[c].notna().any()]
-    loss_cols = [c for c in num if _is_loss(c)] if losses is None else list(losses)
-    metric_cols = [c for c in num if c not in loss_cols]
     if not num: raise InputError('history', f"no numeric columns to plot (columns: {list(history.columns)})")
-    panels = [p for p in (('losses', loss_cols), ('metrics', metric_cols)) if p[1]]
-    fig = Figure(figsize=(size * len(panels), size * .75), layout='constrained')
-    for ax, (kind, cols) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
-        for c in cols: ax.plot(x, df[c], marker='.', label=c)
-        if kind == 'losses' and (df[cols] > 0).any().all(): ax.set_yscale('log')
-        ax.set_xlabel(x.name); ax.set_title(kind, fontsize=10); ax.legend(fontsize=8); ax.grid(alpha=.3)
+    lr_cols = [c for c in num if _is_lr(c)]
+    loss_cols = [c for c in num if _is_loss(c) and c not in lr_cols] if losses is None else list(losses)
+    metric_cols = [c for c in num if c not in loss_cols and c not in lr_cols]
+    kt = 'task_loss' in loss_cols
+    panels = [p for p in (('losses', loss_cols), ('metrics', metric_cols), ('learning rate', lr_cols)) if p[1]]
+    widths = [.6 if k == 'learning rate' else 1. for k, _ in panels]
+    fig = Figure(figsize=(size * sum(widths), size * (.8 + .05 * len(loss_cols))), layout='constrained')
+    axs = np.atleast_1d(fig.subplots(1, len(panels), width_ratios=widths))
+    for ax, (kind, cols) in zip(axs, panels):
+        for k, c in enumerate(cols):
+            style = _loss_style(c, kt, k) if kind == 'losses' else dict(label=c)
+            ax.plot(x, df[c], marker='.', **style)
+        if kind == 'losses':
+            if (df[cols] > 0).any().all(): ax.set_yscale('log')
+            ax.set_title('losses' + (' (student: train = eq. 7 sum, valid = task only)' if kt else ''), fontsize=9)
+        elif kind == 'metrics':
+            v = df[cols].to_numpy(dtype=float); v = v[np.isfinite(v)]
+            if ((v >= 0) & (v <= 1)).all(): ax.set_ylim(-.02, 1.02); ax.set_ylabel('fraction (0-1)')
+            ax.set_title('validation metrics', fontsize=9)
+        else:
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.1e}" if v else '0')); ax.set_ylim(bottom=0)
+            ax.set_title('learning rate', fontsize=9)
+        ax.set_xlabel(x.name); ax.grid(alpha=.3)
+        xs = np.unique(x.dropna())
+        if len(xs) <= 12: ax.set_xticks(xs); ax.set_xlim(xs[0] - .5, xs[-1] + .5)   # few epochs: one tick each
+        else: ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if kind == 'losses': ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(.5, -.2), ncol=2)
+        else: ax.legend(fontsize=7)
     return fig
 
 # %% ../nbs/07_viz.ipynb #92be3a22
