@@ -52,7 +52,7 @@ def _demo(a):
 # %% ../nbs/08_cli.ipynb #1c53dbce
 def _train_kwargs(a):
     kw = dict(preset=a.preset, arch=a.arch, epochs=a.epochs, bs=a.bs, n_per_case=a.n_per_case, lr=a.lr, loss=a.loss,
-              seed=a.seed, mixed_precision=a.mixed_precision)
+              seed=a.seed, mixed_precision=a.mixed_precision, warmup=a.warmup)
     if a.patch_size: kw['patch_size'] = tuple(a.patch_size)
     return {k: v for k,v in kw.items() if v is not None}
 
@@ -67,10 +67,12 @@ def _train_student(a):
     kw = _train_kwargs(a)
     for k in ('arch', 'preset'):
         if getattr(a, k) is None: kw.pop(k, None)
-    kw.update(kt=not a.no_kt, kl_weight=a.kl_weight, kl_direction=a.kl_direction, T=a.temperature)
-    if a.feature_weights: kw['feature_weights'] = tuple(a.feature_weights)
-    train_student(a.data, a.teacher, a.out, resume=a.resume, **kw)
-    print(f"student run in {a.out}")
+    over = dict(feature_weights=a.feature_weights and tuple(a.feature_weights), kl_weight=a.kl_weight,
+                kl_direction=a.kl_direction, T=a.temperature)
+    kw.update({k: v for k,v in over.items() if v is not None}, min_teacher_dice=a.min_teacher_dice)
+    learn = train_student(a.data, a.teacher, a.out, transfer=a.transfer, resume=a.resume, **kw)
+    best = getattr(learn, 'run_best', None)
+    print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
 def _add_train_args(s, student=False):
     s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
@@ -82,6 +84,7 @@ def _add_train_args(s, student=False):
     s.add_argument('--patch-size', type=int, nargs='+', help='crop size (default 64 64 32, or 64 64 in 2D)')
     s.add_argument('--n-per-case', type=int, default=80, help='crops per case per epoch')
     s.add_argument('--lr', type=float, default=1e-4)
+    s.add_argument('--warmup', type=float, default=0., help='share of the run warming up linearly before the cosine (0: the paper)')
     s.add_argument('--loss', choices=('bce', 'dice', 'dice_bce'), default='bce')
     s.add_argument('--seed', type=int, default=0)
     s.add_argument('--mixed-precision', choices=('auto', 'bf16', 'fp16', 'off'), default='auto')
@@ -166,11 +169,14 @@ def make_parser():
     t = sub.add_parser('train-student', help='stage 2: train the L-net on LR patches, taught by a frozen H-net')
     _add_train_args(t, student=True)
     t.add_argument('--teacher', required=True, help="the teacher's run folder or checkpoint")
-    t.add_argument('--no-kt', action='store_true', help='no knowledge transfer (all transfer weights zero)')
-    t.add_argument('--feature-weights', type=float, nargs=4, help='w_1..w_4 of eq. 7 (default 1 1 1 1)')
-    t.add_argument('--kl-weight', type=float, default=1.0, help='w of eq. 7')
-    t.add_argument('--kl-direction', choices=('student||teacher', 'teacher||student'), default='student||teacher')
-    t.add_argument('--temperature', type=float, default=1.0)
+    from ktvit_nb.losses import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
+    t.add_argument('--transfer', choices=tuple(KT_VARIANTS), default=DEFAULT_TRANSFER,
+                   help="knowledge-transfer variant ('none': without transfer; 'paper': eq. 7 as written; see losses.KT_VARIANTS)")
+    t.add_argument('--feature-weights', type=float, nargs=4, help="override the variant's w_1..w_4 of eq. 7")
+    t.add_argument('--kl-weight', type=float, help="override the variant's w of eq. 7")
+    t.add_argument('--kl-direction', choices=KL_DIRECTIONS, help="override the variant's KL direction")
+    t.add_argument('--temperature', type=float, help="override the variant's KL temperature")
+    t.add_argument('--min-teacher-dice', type=float, default=0.5, help="refuse a teacher whose best validation Dice is lower (0: any)")
     t.set_defaults(func=_train_student)
     pr = sub.add_parser('predict', help='whole-volume vessel probability and mask for each input')
     pr.add_argument('inputs', nargs='+', help='images: NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF')

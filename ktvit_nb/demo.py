@@ -14,6 +14,7 @@ from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import predict_volume
 from .learner import train_teacher, train_student, load_model
+from .losses import DEFAULT_TRANSFER
 from .metrics import case_metrics, bootstrap_ci
 
 # %% auto #0
@@ -39,8 +40,8 @@ QUICK = DemoConfig(n_cases=4, shape=(48, 48, 32), epochs=1, patch_size=(32, 32, 
 # %% ../nbs/10_demo.ipynb #5fb9ca18
 RUNS = {
     'H-net (KT-ViT)':     dict(stage='teacher', arch='ktvit', input='hr'),
-    'L-net with KT':      dict(stage='student', arch='ktvit', input='lr', kt=True),
-    'L-net without KT':   dict(stage='student', arch='ktvit', input='lr', kt=False),
+    'L-net with KT':      dict(stage='student', arch='ktvit', input='lr', transfer=DEFAULT_TRANSFER),
+    'L-net without KT':   dict(stage='student', arch='ktvit', input='lr', transfer='none'),
     '3D U-Net (HR)':      dict(stage='teacher', arch='unet', input='hr'),
     '3D U-Net (LR)':      dict(stage='teacher', arch='unet', input='lr'),
     'KT-ViT without conv embedding': dict(stage='teacher', arch='ktvit-noconv', input='hr'), # Table 3 ablation
@@ -62,7 +63,7 @@ def train_runs(data, out, cfg:DemoConfig, names=DEMO_RUNS, log=print) -> dict:
         r, dest, t0 = RUNS[name], Path(out)/'runs'/_slug(name), time.perf_counter()
         log(f"[{name}] training {r['arch']} ({cfg.preset}) on {r['input'].upper()} patches for {cfg.epochs} epoch(s)")
         if r['stage'] == 'teacher': train_teacher(data, dest, resume=True, arch=r['arch'], input=r['input'], **kw)
-        else: train_student(data, teacher, dest, resume=True, kt=r['kt'], **kw)
+        else: train_student(data, teacher, dest, resume=True, transfer=r['transfer'], min_teacher_dice=0, **kw)
         runs[name] = dest
         log(f"[{name}] done in {time.perf_counter()-t0:.0f} s")
     return runs

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastcore.basics import patch
 from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler, SchedCos
+from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine_scheds
 from fastai.callback.fp16 import MixedPrecision
 from fastai.learner import Learner, Metric
 from fastai.optimizer import Adam
 from .core import InputError, atomic_path, set_seed
-from .losses import KTWeights, task_loss
+from .losses import KTConfig, DEFAULT_TRANSFER, kt_variant, task_loss
 from .metrics import Confusion, overlap_scores
 from .models import create_model
 from .callback.kt import KnowledgeTransfer
@@ -24,7 +24,7 @@ from .callback.kt import KnowledgeTransfer
 # %% auto #0
 __all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'save_checkpoint', 'load_checkpoint', 'load_model',
            'paper_adam', 'mixed_precision_cb', 'seg_learner', 'RunCheckpoint', 'TrainConfig', 'train_teacher',
-           'check_teacher', 'train_student']
+           'check_teacher', 'check_teacher_quality', 'train_student']
 
 # %% ../nbs/05a_learner.ipynb #286385b8
 class ThresholdedOverlap(Metric):
@@ -120,13 +120,16 @@ def seg_learner(dls, # DataLoaders from `make_dataloaders`
 # %% ../nbs/05a_learner.ipynb #aa872f93
 @patch
 def fit_cosine(self:Learner, n_epoch:int, # total epochs of the run
-               lr:float|None=None, # initial learning rate (default: the learner's)
+               lr:float|None=None, # initial (peak) learning rate (default: the learner's)
                eta_min:float=0., # final learning rate
                start_epoch:int=0, # first epoch to run (resuming)
+               warmup:float=0., # share of the run ramping linearly from lr/100 to lr before the cosine
                cbs=None):
-    "Fit with the learning rate annealed from `lr` to `eta_min` on a cosine over all `n_epoch` epochs"
+    "Fit with the learning rate annealed from `lr` to `eta_min` on a cosine over all `n_epoch` epochs (after `warmup`)"
     lr = self.lr if lr is None else lr
-    self.fit(n_epoch, lr, cbs=[ParamScheduler({'lr': SchedCos(lr, eta_min)}), *(cbs or [])], start_epoch=start_epoch)
+    if not 0 <= warmup < 1: raise ValueError(f"warmup must be in [0, 1), got {warmup}")
+    sched = combine_scheds([warmup, 1-warmup], [SchedLin(lr/100, lr), SchedCos(lr, eta_min)]) if warmup else SchedCos(lr, eta_min)
+    self.fit(n_epoch, lr, cbs=[ParamScheduler({'lr': sched}), *(cbs or [])], start_epoch=start_epoch)
 
 # %% ../nbs/05a_learner.ipynb #66540eb8
 class RunCheckpoint(Callback):
@@ -178,18 +181,17 @@ class TrainConfig:
     n_per_case:int=80 # crops per training case per epoch (paper: 80)
     lr:float=1e-4 # initial learning rate (paper)
     wd:float=1e-5 # L2 weight decay (paper)
+    warmup:float=0. # share of the run with a linear warm-up before the cosine (0: the paper's schedule)
     loss:str='bce' # task loss
     seed:int=0 # seeds weights, crops and augmentation
     lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
     mixed_precision:str='auto' # on for CUDA, off on CPU
-    kt:bool=True # student only: knowledge transfer on (False: the "L-net without KT" of Table 2)
-    feature_weights:tuple=(1.,1.,1.,1.) # student: w_i of eq. 7
-    kl_weight:float=1. # student: w of eq. 7
-    kl_direction:str='student||teacher' # student: KL(P_L||P_H) as in eq. 5
-    T:float=1. # student: KL temperature
+    transfer:str|None=None # student only: the transfer variant's name (`losses.KT_VARIANTS`; 'none': Table 2's without KT)
+    kt:dict|None=None # student only: the `KTConfig` fields used, None without transfer
+    min_teacher_dice:float=0.5 # student only: refuse a teacher whose best validation Dice is lower
     teacher:str|None=None # student: the teacher's run folder or checkpoint
     data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
-    splits:dict|None=None # the train/valid/test case names used
+    splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
 
 # %% ../nbs/05a_learner.ipynb #91b7f2df
 def _prepare_run(out, cfg:TrainConfig, resume:bool):
@@ -200,7 +202,9 @@ def _prepare_run(out, cfg:TrainConfig, resume:bool):
         for k in ('stage', 'arch', 'preset', 'epochs', 'bs', 'seed'):
             if old.get(k) != asdict(cfg)[k] and not (isinstance(old.get(k), list) and tuple(old[k]) == asdict(cfg)[k]):
                 raise InputError(out/'last.pt', f"cannot resume: it was run with {k}={old.get(k)!r}, not {asdict(cfg)[k]!r}")
+        print(f"resuming {out/'last.pt'}: epoch {ck['epoch'] + 1} of {cfg.epochs}")
         return ck
+    if resume: print(f"nothing to resume in {out} (no last.pt): starting at epoch 1")
     if (out/'last.pt').exists() and not resume:
         raise InputError(out, "already holds a run (last.pt); pass resume=True (--resume) or choose another --out")
     return None
@@ -218,10 +222,10 @@ def _fit(learn, cfg, out, ck, extra_cbs=()):
     if start < cfg.epochs:
         if num_distrib() > 1:
             with learn.distrib_ctx(sync_bn=False, cpu=not torch.cuda.is_available()):
-                learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, cbs=[cb, *extra_cbs])
+                learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, warmup=cfg.warmup, cbs=[cb, *extra_cbs])
             if torch.distributed.is_initialized(): # leave together: a rank exiting while gloo still talks aborts
                 torch.distributed.barrier(); torch.distributed.destroy_process_group()
-        else: learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, cbs=[cb, *extra_cbs])
+        else: learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, warmup=cfg.warmup, cbs=[cb, *extra_cbs])
     learn.run_dir, learn.run_best = out, cb.best
     if not rank_distrib(): _plot_curves(out)
     return learn
@@ -240,7 +244,7 @@ def _dls(data, cfg, inputs):
         nd = read_image(find_cases(data)[0].image).ndim
         cfg.patch_size = (64, 64, 32) if nd == 3 else (64, 64)
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
-                           seed=cfg.seed, lr_factor=cfg.lr_factor)
+                           seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits)
     cfg.splits = dls.splits
     return dls
 
@@ -268,24 +272,44 @@ def check_teacher(teacher:nn.Module, # loaded teacher
     bad = [f"{k}={got[k]!r} (student: {want[k]!r})" for k in want if got[k] != want[k]]
     if bad: raise InputError(getattr(teacher, 'checkpoint_path', 'teacher'), "teacher does not match the student: " + ', '.join(bad))
 
+def check_teacher_quality(ck:dict, # the teacher's checkpoint (`load_checkpoint`)
+                          min_dice:float, # lowest acceptable best validation Dice
+                         ):
+    "`InputError` naming the teacher's checkpoint when its best validation Dice is below `min_dice`"
+    best = ck.get('best')
+    if min_dice and (best is None or not best >= min_dice):
+        got = 'unknown' if best is None else f"{best:.3f}"
+        raise InputError(ck['path'], f"teacher's best validation Dice is {got}, below {min_dice}: it would teach its errors; "
+                                     "train it longer, or pass --min-teacher-dice 0 to use it anyway")
+
+def _transfer(transfer, overrides:dict) -> tuple[str, KTConfig|None]:
+    "(name, config) of the student's transfer: a variant name (with `KTConfig` field overrides), a `KTConfig` or None"
+    if isinstance(transfer, KTConfig): return 'custom', KTConfig(**{**asdict(transfer), **overrides})
+    if transfer is None: transfer = 'none'
+    return transfer, kt_variant(transfer, **overrides)
+
 def train_student(data, # data folder
                   teacher, # the teacher's run folder or checkpoint
                   out, # run folder
+                  transfer:str|KTConfig|None=DEFAULT_TRANSFER, # a `losses.KT_VARIANTS` name, a `KTConfig`, or 'none'
                   resume:bool=False, # continue from `out/last.pt`
                   cbs=(), # extra fastai callbacks for this run
-                  **kwargs, # `TrainConfig` fields (kt=False: the L-net without knowledge transfer)
+                  **kwargs, # `TrainConfig` fields, and `KTConfig` fields overriding the variant's
                  ) -> Learner:
-    "Stage 2: train the L-net on LR patches, taught by the frozen H-net at four feature levels and the decision level"
-    t = load_model(teacher)
+    "Stage 2: train the L-net on LR patches, taught by the frozen H-net as `transfer` says"
+    over = {k: kwargs.pop(k) for k in list(kwargs) if k in KTConfig.__dataclass_fields__}
+    name, kt = _transfer(transfer, over)
+    tck = load_checkpoint(teacher); t = load_model(teacher)
     kwargs.setdefault('arch', t.config['arch']); kwargs.setdefault('preset', t.config['preset'])
-    cfg = TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), **kwargs)
+    cfg = TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
+                      kt=None if kt is None else asdict(kt), **kwargs)
     ck = _prepare_run(out, cfg, resume)
     set_seed(cfg.seed)
-    dls = _dls(data, cfg, ('lr', 'hr') if cfg.kt else ('lr',))
+    teach = kt is not None and kt.has_terms
+    dls = _dls(data, cfg, ('lr', 'hr') if teach else ('lr',))
     check_teacher(t, cfg.arch, cfg.preset, dls.spatial_dims)
+    check_teacher_quality(tck, cfg.min_teacher_dice)
     model = create_model(cfg.arch, cfg.preset, spatial_dims=dls.spatial_dims)
+    if kt is not None and kt.init == 'teacher': model.load_state_dict(t.state_dict())
     learn = seg_learner(dls, model, loss=cfg.loss, lr=cfg.lr, wd=cfg.wd, mixed_precision=cfg.mixed_precision, path=out)
-    w = KTWeights(task=cfg.loss, feature_weights=tuple(cfg.feature_weights), kl_weight=cfg.kl_weight,
-                  kl_direction=cfg.kl_direction, T=cfg.T)
-    learn.teacher = t
-    return _fit(learn, cfg, out, ck, ([KnowledgeTransfer(t, w)] if cfg.kt else []) + list(cbs))
+    return _fit(learn, cfg, out, ck, ([KnowledgeTransfer(t, kt)] if teach else []) + list(cbs))

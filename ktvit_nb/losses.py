@@ -4,14 +4,15 @@
 
 # %% ../nbs/03_losses.ipynb #919dcda1
 from __future__ import annotations
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass, asdict, replace
 from typing import Callable, Mapping, Sequence
 import torch, torch.nn.functional as F
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['KL_DIRECTIONS', 'bce_loss', 'dice_loss', 'dice_bce_loss', 'task_loss', 'feature_mse', 'bernoulli_kl', 'KTWeights',
-           'kt_loss']
+__all__ = ['KL_DIRECTIONS', 'KT_FEATURES', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'bce_loss', 'dice_loss', 'dice_bce_loss',
+           'task_loss', 'feature_mse', 'bernoulli_kl', 'KTConfig', 'kt_variant', 'standardise', 'term_weights',
+           'transfer_terms', 'transfer_loss', 'kt_loss', 'balance_scales']
 
 # %% ../nbs/03_losses.ipynb #ee059f26
 def bce_loss(logits:Tensor, # (B,1,*spatial) raw network output
@@ -75,14 +76,57 @@ def bernoulli_kl(student_logits:Tensor, # (B,1,*spatial) student (L-net) logits
     return kl.mean() * T**2
 
 # %% ../nbs/03_losses.ipynb #d70a04df
+KT_FEATURES = ('raw', 'norm')
+
 @dataclass
-class KTWeights:
-    "Weights and options of the KT-ViT loss (paper eq. 7); `kt_loss(..., **asdict(w))`"
-    task:str='bce' # task loss name: 'bce' (paper), 'dice' or 'dice_bce'
-    feature_weights:tuple|dict|float=(1.,1.,1.,1.) # w_i, one per transferred feature level
+class KTConfig:
+    "How the frozen H-net teaches the L-net: eq. 7's weights and the choices the paper leaves open"
+    feature_weights:tuple|dict|float=(1.,1.,1.,1.) # w_i, one per transferred feature level (embed1, embed2, dec1, dec2)
     kl_weight:float=1. # w, weight of the decision-level KL
-    kl_direction:str='student||teacher' # KL(P_L||P_H) as in eq. 5, or 'teacher||student'
+    kl_direction:str='student||teacher' # KL(P_L||P_H) as in eq. 5, or 'teacher||student' (forward KL)
     T:float=1. # distillation temperature
+    features:str='raw' # 'raw': the levels' outputs (eq. 6); 'norm': pre-activation maps standardised per channel
+    balance:float|None=None # None: weights as given; r: rescaled on the first batch so the transfer gradient is r x the task's
+    init:str='random' # the L-net's start: 'random', or 'teacher' (the H-net's trained weights)
+
+    def __post_init__(self):
+        if self.features not in KT_FEATURES: raise ValueError(f"unknown features {self.features!r}; choose one of {KT_FEATURES}")
+        if self.kl_direction not in KL_DIRECTIONS:
+            raise ValueError(f"unknown KL direction {self.kl_direction!r}; choose one of {KL_DIRECTIONS}")
+        if self.init not in ('random', 'teacher'): raise ValueError(f"init must be 'random' or 'teacher', got {self.init!r}")
+        if self.balance is not None and not self.balance > 0: raise ValueError(f"balance must be positive, got {self.balance}")
+        if not self.T > 0: raise ValueError(f"temperature T must be positive, got {self.T}")
+        if isinstance(self.feature_weights, list): self.feature_weights = tuple(self.feature_weights)
+
+    @property
+    def has_terms(self) -> bool:
+        "Whether any transfer term has a weight (else the teacher need not run)"
+        fw = self.feature_weights
+        fw = fw.values() if isinstance(fw, Mapping) else [fw] if isinstance(fw, (int, float)) else fw
+        return bool(self.kl_weight) or any(float(w) for w in fw)
+
+# %% ../nbs/03_losses.ipynb #5824e140
+KT_VARIANTS = {
+    'none': None, # no transfer: the L-net trained alone from random weights (Table 2's "without KT")
+    'paper': dict(), # eq. 7 as written: raw post-activation MSE at four levels + KL(P_L||P_H), all weights 1
+    'fkl': dict(feature_weights=0., kl_direction='teacher||student'), # forward KL to the teacher only
+    'balanced': dict(balance=0.25), # eq. 7's terms, rescaled to a quarter of the task gradient
+    'norm': dict(features='norm', kl_direction='teacher||student', balance=0.25), # standardised pre-activation maps + forward KL
+    'finetune': dict(init='teacher', feature_weights=0., kl_weight=0.), # the H-net fine-tuned on LR, no transfer loss
+    'finetune-fkl': dict(init='teacher', feature_weights=0., kl_direction='teacher||student'), # H-net start + forward KL
+}
+
+DEFAULT_TRANSFER = 'paper' # what `train_student` uses unless told otherwise (see the study)
+
+def kt_variant(name:str, # a key of `KT_VARIANTS`
+               **overrides, # `KTConfig` fields replacing the variant's
+              ) -> KTConfig|None:
+    "The `KTConfig` of a named variant (None for 'none'), with single fields overridden"
+    if name not in KT_VARIANTS: raise ValueError(f"unknown transfer variant {name!r}; choose one of {', '.join(KT_VARIANTS)}")
+    if KT_VARIANTS[name] is None:
+        if overrides: raise ValueError(f"variant 'none' has no transfer options to override ({', '.join(overrides)})")
+        return None
+    return KTConfig(**{**KT_VARIANTS[name], **overrides})
 
 # %% ../nbs/03_losses.ipynb #ba6a7845
 def _feature_weights(fw, names:list) -> dict:
@@ -96,34 +140,77 @@ def _feature_weights(fw, names:list) -> dict:
     if len(fw) != len(names): raise ValueError(f"{len(fw)} feature weights given for {len(names)} feature levels {names}")
     return dict(zip(names, map(float, fw)))
 
-def kt_loss(student_logits:Tensor, # (B,1,*spatial) L-net logits
-            student_feats:Mapping[str,Tensor], # L-net feature maps by level name
-            teacher_logits:Tensor|None, # H-net logits (detached); None only when kl_weight == 0
-            teacher_feats:Mapping[str,Tensor], # H-net feature maps by level name
-            target:Tensor, # (B,1,*spatial) 0/1 labels
-            *,
-            task:str|Callable='bce', # task loss name (see `task_loss`) or function
-            feature_weights:Mapping|Sequence|float=1., # w_i: by level name, in level order, or one for all
-            kl_weight:float=1., # w, weight of the Bernoulli KL
-            kl_direction:str='student||teacher', # see `bernoulli_kl`
-            T:float=1., # KL temperature
-           ) -> tuple[Tensor, dict]:
-    "Total KT-ViT loss (paper eq. 7) and its detached terms {'task', 'mse_<level>', 'kl'}"
-    total = task_loss(task)(student_logits, target)
-    terms = {'task': total.detach()}
-    for name, w in _feature_weights(feature_weights, list(student_feats)).items():
+def standardise(f:Tensor, # feature map (B,C,*spatial)
+                eps:float=1e-5) -> Tensor:
+    "Each channel of each sample shifted and scaled to zero mean and unit variance over its spatial axes"
+    dims = tuple(range(2, f.ndim))
+    return (f - f.mean(dims, keepdim=True)) / (f.var(dims, unbiased=False, keepdim=True) + eps).sqrt()
+
+def term_weights(cfg:KTConfig, names:list) -> dict:
+    "{'mse_<level>': w_i, ..., 'kl': w} for the student's feature levels `names`"
+    fw = _feature_weights(cfg.feature_weights, names)
+    return {**{f'mse_{k}': fw.get(k, 0.) for k in names}, 'kl': float(cfg.kl_weight)}
+
+def transfer_terms(student_logits:Tensor, # (B,1,*spatial) L-net logits
+                   student_feats:Mapping[str,Tensor], # L-net feature maps by level name
+                   teacher_logits:Tensor|None, # H-net logits; None only when the KL weight is 0
+                   teacher_feats:Mapping[str,Tensor], # H-net feature maps by level name
+                   cfg:KTConfig, # which terms and how (only `features`, `kl_direction`, `T` and the weights' zeros matter)
+                  ) -> dict:
+    "Unweighted transfer terms {'mse_<level>', 'kl'}; a term of weight 0 is computed without gradient (for logging)"
+    w, terms = term_weights(cfg, list(student_feats)), {}
+    prep = standardise if cfg.features == 'norm' else (lambda f: f)
+    for name in student_feats:
         if name not in teacher_feats: raise ValueError(f"feature level {name!r} is missing from the teacher's features")
         fs, ft = student_feats[name], teacher_feats[name]
         if fs.shape != ft.shape:
             raise ValueError(f"feature level {name!r}: student {tuple(fs.shape)} vs teacher {tuple(ft.shape)}")
-        if w: mse = feature_mse(fs, ft); total = total + w*mse; terms[f'mse_{name}'] = mse.detach()
-        else:
-            with torch.no_grad(): terms[f'mse_{name}'] = feature_mse(fs, ft)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and bool(w.get(f'mse_{name}'))):
+            terms[f'mse_{name}'] = feature_mse(prep(fs), prep(ft.detach()))
     if teacher_logits is None:
-        if kl_weight: raise ValueError("teacher_logits is None but kl_weight is not zero")
-    elif kl_weight:
-        kl = bernoulli_kl(student_logits, teacher_logits, kl_direction, T); total = total + kl_weight*kl
-        terms['kl'] = kl.detach()
-    else:
-        with torch.no_grad(): terms['kl'] = bernoulli_kl(student_logits, teacher_logits, kl_direction, T)
-    return total, terms
+        if w['kl']: raise ValueError("teacher_logits is None but kl_weight is not zero")
+        return terms
+    with torch.set_grad_enabled(torch.is_grad_enabled() and bool(w['kl'])):
+        terms['kl'] = bernoulli_kl(student_logits, teacher_logits, cfg.kl_direction, cfg.T)
+    return terms
+
+def transfer_loss(student_logits:Tensor, student_feats:Mapping[str,Tensor], teacher_logits:Tensor|None,
+                  teacher_feats:Mapping[str,Tensor],
+                  cfg:KTConfig|None=None, # default: the paper's eq. 7
+                  scales:Mapping|None=None, # extra factor per term (from `balance_scales`), default 1
+                 ) -> tuple[Tensor, dict]:
+    "The knowledge-transfer part of eq. 7, `sum_i w_i MSE_i + w KL`, and its unweighted terms (detached)"
+    cfg = cfg or KTConfig()
+    terms = transfer_terms(student_logits, student_feats, teacher_logits, teacher_feats, cfg)
+    w, scales = term_weights(cfg, list(student_feats)), scales or {}
+    total = student_logits.new_zeros(())
+    for k, v in terms.items():
+        if w[k]: total = total + w[k] * scales.get(k, 1.) * v
+    return total, {k: v.detach() for k,v in terms.items()}
+
+def kt_loss(student_logits:Tensor, student_feats:Mapping[str,Tensor], teacher_logits:Tensor|None,
+            teacher_feats:Mapping[str,Tensor],
+            target:Tensor, # (B,1,*spatial) 0/1 labels
+            task:str|Callable='bce', # task loss name (see `task_loss`) or function
+            cfg:KTConfig|None=None, # default: the paper's weights
+           ) -> tuple[Tensor, dict]:
+    "Total KT-ViT loss of eq. 7, task loss plus `transfer_loss`, and its detached terms {'task', 'mse_<level>', 'kl'}"
+    t = task_loss(task)(student_logits, target)
+    tl, terms = transfer_loss(student_logits, student_feats, teacher_logits, teacher_feats, cfg)
+    return t + tl, {'task': t.detach(), **terms}
+
+# %% ../nbs/03_losses.ipynb #fa3f7c3e
+def balance_scales(task:Tensor, # the task loss of one batch, with its graph
+                   terms:Mapping[str,Tensor], # unweighted transfer terms of the same batch (`transfer_terms`), with graphs
+                   weights:Mapping[str,float], # their weights (`term_weights`)
+                   params:Sequence[Tensor], # the student's trainable parameters
+                   ratio:float, # target: total transfer gradient norm / task gradient norm
+                  ) -> dict:
+    "Factor per active term so that each weighted term's gradient norm is `ratio * |grad task| / n_active`"
+    def gnorm(l):
+        gs = torch.autograd.grad(l, params, retain_graph=True, allow_unused=True)
+        return float(torch.sqrt(sum((g.float()**2).sum() for g in gs if g is not None)))
+    active = [k for k,v in terms.items() if weights.get(k) and v.requires_grad]
+    if not active: return {}
+    g0 = gnorm(task)
+    return {k: ratio * g0 / len(active) / max(weights[k] * gnorm(terms[k]), 1e-12) for k in active}

@@ -4,12 +4,12 @@
 
 # %% ../../nbs/05_callback.kt.ipynb #7cfa288d
 from __future__ import annotations
-from dataclasses import asdict
 import torch, torch.nn as nn
 from fastai.callback.core import Callback
+from fastai.callback.hook import Hooks
 from fastai.callback.training import GradientAccumulation
 from fastai.learner import Metric
-from ..losses import KTWeights, kt_loss
+from ..losses import KTConfig, term_weights, transfer_terms, balance_scales
 
 # %% auto #0
 __all__ = ['KT_LEVELS', 'freeze', 'feature_modules', 'KnowledgeTransfer']
@@ -23,12 +23,21 @@ def freeze(model:nn.Module, # the teacher (H-net)
 # %% ../../nbs/05_callback.kt.ipynb #58c08425
 KT_LEVELS = ('embed1', 'embed2', 'dec1', 'dec2')
 
-def feature_modules(model:nn.Module) -> dict:
-    "The student's submodules whose outputs are the knowledge-transfer feature maps, by level name"
+def feature_modules(model:nn.Module, # a KT-ViT network
+                    features:str='raw', # 'raw': the levels themselves; 'norm': each level's first batch norm
+                   ) -> dict:
+    "The submodules whose outputs ('raw') or batch-norm inputs ('norm') are the knowledge-transfer maps, by level name"
     missing = [n for n in KT_LEVELS if not isinstance(getattr(model, n, None), nn.Module)]
     if missing: raise ValueError(f"{type(model).__name__} has no knowledge-transfer level(s) {missing}; "
                                  "knowledge transfer needs a KT-ViT network ('ktvit' or 'ktvit-noconv')")
-    return {n: getattr(model, n) for n in KT_LEVELS}
+    mods = {n: getattr(model, n) for n in KT_LEVELS}
+    if features == 'norm':
+        mods = {n: next((s for s in m.modules() if isinstance(s, nn.modules.batchnorm._BatchNorm)), m) for n,m in mods.items()}
+    return mods
+
+def _grab(m, i, o):
+    "Hook: a batch norm's input (the pre-activation map), any other module's output"
+    return i[0] if isinstance(m, nn.modules.batchnorm._BatchNorm) else o
 
 # %% ../../nbs/05_callback.kt.ipynb #270be9bd
 class _TermMetric(Metric):
@@ -43,26 +52,24 @@ class _TermMetric(Metric):
 
 # %% ../../nbs/05_callback.kt.ipynb #a397e6a1
 class KnowledgeTransfer(Callback):
-    "Adds the multi-level knowledge-transfer loss of a frozen `teacher` to the student's task loss"
+    "Adds the knowledge-transfer terms of a frozen `teacher` (eq. 7 without the task loss) to the learner's loss"
     order = GradientAccumulation.order - 1
-    def __init__(self, teacher:nn.Module, # trained H-net with `forward_features`; frozen here
-                 weights:KTWeights|None=None, # loss weights and options (paper eq. 7)
+    def __init__(self, teacher:nn.Module, # trained H-net of the student's architecture; frozen here
+                 cfg:KTConfig|None=None, # which terms, how weighted (default: the paper's eq. 7)
                 ):
-        self.teacher,self.weights = freeze(teacher),weights or KTWeights()
-        self.n_teacher_calls = 0
+        self.teacher,self.cfg = freeze(teacher),cfg or KTConfig()
+        self.n_teacher_calls, self.scales = 0, None
 
     def before_fit(self):
         self.teacher.to(self.dls.device)
-        mods = feature_modules(self.learn.model)
-        self.hooks = [m.register_forward_hook(self._hook(k)) for k,m in mods.items()]
-        self.feats, self.names = {}, list(mods)
+        s_mods = feature_modules(self.learn.model, self.cfg.features)
+        self.names = list(s_mods)
+        self.s_hooks = Hooks(list(s_mods.values()), _grab, detach=False)
+        self.t_hooks = Hooks(list(feature_modules(self.teacher, self.cfg.features).values()), _grab)
+        self.weights = term_weights(self.cfg, self.names)
         keys = ['task'] + [f'mse_{k}' for k in self.names] + ['kl']
         self.sums = {}; self._mets = [_TermMetric(self, k) for k in keys]
         self.learn.metrics = self.learn.metrics + self._mets
-
-    def _hook(self, name):
-        def f(m, i, o): self.feats[name] = o
-        return f
 
     def before_epoch(self): self.sums, self.count = {}, 0
     def term_means(self): return {k: v/max(self.count, 1) for k,v in self.sums.items()}
@@ -71,20 +78,23 @@ class KnowledgeTransfer(Callback):
         if len(self.xb) == 2: self.hr = self.xb[1]; self.learn.xb = self.xb[:1]
 
     def after_pred(self):
-        if not self.training: return
-        with torch.no_grad(): self.t_logits, self.t_feats = self.teacher.forward_features(self.hr)
+        if not self.training or not self.cfg.has_terms: return
+        with torch.no_grad(): self.t_logits = self.teacher(self.hr)
         self.n_teacher_calls += 1
 
     def after_loss(self):
-        if not self.training: return
-        w = asdict(self.weights)
-        total, terms = kt_loss(self.pred, self.feats, self.t_logits, self.t_feats, *self.yb, **w)
-        self.learn.loss_grad = total
-        self.learn.loss = total.detach().clone()
-        for k,v in terms.items(): self.sums[k] = self.sums.get(k, 0.) + float(v)
+        if not self.training or not self.cfg.has_terms: return
+        s_feats, t_feats = dict(zip(self.names, self.s_hooks.stored)), dict(zip(self.names, self.t_hooks.stored))
+        terms = transfer_terms(self.pred, s_feats, self.t_logits, t_feats, self.cfg)
+        if self.cfg.balance and self.scales is None:
+            params = [p for p in self.learn.model.parameters() if p.requires_grad]
+            self.scales = balance_scales(self.loss_grad, terms, self.weights, params, self.cfg.balance)
+        extra = sum(self.weights[k] * (self.scales or {}).get(k, 1.) * v for k,v in terms.items() if self.weights[k])
+        for k,v in {'task': self.loss_grad, **terms}.items(): self.sums[k] = self.sums.get(k, 0.) + float(v)
         self.count += 1
-        self.feats = {}
+        self.learn.loss_grad = self.loss_grad + extra
+        self.learn.loss = self.learn.loss_grad.detach().clone()
 
     def after_fit(self):
-        for h in self.hooks: h.remove()
+        self.s_hooks.remove(); self.t_hooks.remove()
         self.learn.metrics = [m for m in self.learn.metrics if m not in self._mets]
