@@ -4,13 +4,16 @@
 
 # %% ../nbs/06_infer.ipynb #38396670
 from __future__ import annotations
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
-from .core import InputError, default_device
+from .core import InputError, default_device, resolve_device, check_number, check_output, check_memory
+from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
+from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing
 
 # %% auto #0
-__all__ = ['model_patch_size', 'predict_volume', 'predict_files']
+__all__ = ['model_patch_size', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing', 'predict_files']
 
 # %% ../nbs/06_infer.ipynb #e91caaad
 def model_patch_size(model:nn.Module) -> tuple:
@@ -41,49 +44,218 @@ def predict_volume(model:nn.Module, # network returning logits (B,1,*spatial)
     return torch.sigmoid(out)[0, 0].numpy().astype(np.float32)
 
 # %% ../nbs/06_infer.ipynb #55d906f4
-def _out_names(img, out_dir:Path):
-    stem = Path(img.path).name
-    for suf in ('.nii.gz', '.nii', '.mha', '.mhd', '.nrrd', '.nhdr', '.tiff', '.tif', '.png', '.gif', '.jpg', '.jpeg'):
-        if stem.lower().endswith(suf): stem = stem[:-len(suf)]; break
-    if img.ndim == 3: return out_dir/f'{stem}_prob.nii.gz', out_dir/f'{stem}_mask.nii.gz'
-    return out_dir/f'{stem}_prob.tif', out_dir/f'{stem}_mask.png'
+@dataclass
+class CaseInput:
+    "One case to predict: the name its outputs carry and the files it offers"
+    name: str # output names are `<name>_prob` and `<name>_mask`
+    source: Path # the argument it came from (file, case folder or data set)
+    hr: Path|None = None # HR image (`image.*` of a case folder)
+    lr: Path|None = None # LR image (`image_lr.*`)
+    mask: Path|None = None # brain / FOV mask: intensities are normalised inside it, as in training
+    given: Path|None = None # an image file given directly: used whatever the model
+    spacing: tuple|None = None # voxel size (mm) replacing the file's (vesselNN `pairs.csv`)
+    lr_factor: object = None # the data set's LR protocol factor, for simulating LR when a case has no LR image
 
-def predict_files(model, # network, checkpoint file or run folder
-                  inputs:list, # image files in any supported format
+_KIND_OF_STEM = {'image': 'hr', 'image_lr': 'lr'}
+
+def _stem(p) -> str:
+    "File name without its image suffix"
+    name, suf = Path(p).name, image_suffix(p)
+    return name[:-len(suf)] if suf and name.lower().endswith(suf) else name
+
+def _case_folder(d:Path) -> CaseInput|None:
+    hr, lr = _one(d, 'image'), _one(d, 'image_lr')
+    if hr is None and lr is None: return None
+    return CaseInput(d.name, d, hr=hr, lr=lr, mask=_one(d, 'mask'))
+
+def _from_casefiles(c, src) -> CaseInput:
+    return CaseInput(c.name, Path(src), hr=c.image, lr=c.image_lr, mask=c.mask, spacing=c.extras.get('spacing'),
+                     lr_factor=c.extras.get('lr_factor'))
+
+def _file_case(f:Path) -> CaseInput:
+    st = _stem(f)
+    return CaseInput(f.resolve().parent.name if st in _KIND_OF_STEM else st, f, given=f)
+
+def _folder_cases(p:Path) -> list:
+    if (c := _case_folder(p)) is not None: return [c]
+    if (p/'cases.csv').exists() or (p/'pairs.csv').exists(): return [_from_casefiles(c, p) for c in find_cases(p)]
+    out = [c for d in sorted(q for q in p.iterdir() if q.is_dir()) if (c := _case_folder(d)) is not None]
+    out += [_file_case(f) for f in sorted(p.iterdir()) if f.is_file() and is_image_file(f)]
+    if out: return out
+    try: return [_from_casefiles(c, p) for c in find_cases(p)]   # DRIVE
+    except InputError: pass
+    raise InputError(p, "holds no image files, case folders (<case>/image.nii.gz) or data set (cases.csv, pairs.csv, DRIVE)")
+
+def find_inputs(inputs:list, # image files, case folders, folders of them, data sets (folder or cases.csv/pairs.csv)
+               ) -> list[CaseInput]:
+    "The cases to predict, in order; `InputError` when an input is missing or two inputs would give the same output name"
+    cases = []
+    for a in inputs:
+        p = Path(a)
+        if not p.exists(): raise InputError(p, "not found")
+        if p.is_dir(): cases += _folder_cases(p)
+        elif p.suffix.lower() == '.csv': cases += [_from_casefiles(c, p) for c in find_cases(p)]
+        elif is_image_file(p): cases.append(_file_case(p))
+        else: raise InputError(p, f"is not an image file, a case folder or a cases.csv (unknown suffix {image_suffix(p)!r})")
+    seen, out = {}, []
+    for c in cases:
+        key = tuple(str(Path(f).resolve()) if f else '' for f in (c.given, c.hr, c.lr))
+        if c.name in seen:
+            if seen[c.name][0] == key: continue   # the same case named twice
+            raise InputError(c.given or c.source, f"gives the output name {c.name!r}, as does {seen[c.name][1]}; "
+                                                  "predict them into separate --out folders")
+        seen[c.name] = (key, c.given or c.source); out.append(c)
+    return out
+
+# %% ../nbs/06_infer.ipynb #91da266d
+def _checkpoint(path):
+    "`load_checkpoint`, with every failure (empty, garbage, foreign pickle) as one `InputError` naming the file"
+    from ktvit_nb.learner import load_checkpoint
+    p = Path(path)
+    if p.is_file() and p.stat().st_size == 0: raise InputError(p, "is an empty file, not a checkpoint")
+    try: return load_checkpoint(p)
+    except InputError: raise
+    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__})") from None
+
+def load_models(models, # checkpoint file or run folder, a network, or a list of them (an ensemble)
+               ) -> list[nn.Module]:
+    "Networks on the CPU, each with `train_config` (what it was trained on) and `input_kind` ('hr' or 'lr')"
+    out = []
+    for m in (models if isinstance(models, (list, tuple)) else [models]):
+        if not isinstance(m, nn.Module):
+            from ktvit_nb.learner import load_model
+            ck = _checkpoint(m)
+            try: net = load_model(m)
+            except InputError: raise
+            except Exception as e: raise InputError(ck['path'], f"does not rebuild a ktvit_nb network ({type(e).__name__})") from None
+            net.train_config = ck.get('train_config') if isinstance(ck.get('train_config'), dict) else {}
+            m = net
+        m.train_config = getattr(m, 'train_config', None) or {}
+        m.input_kind = 'lr' if m.train_config.get('input') == 'lr' or m.train_config.get('stage') == 'student' else 'hr'
+        out.append(m.eval())
+    if not out: raise InputError('--model', "no network given")
+    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind')):
+        vals = {(m.config.get(k, 3) if k == 'spatial_dims' else m.input_kind) for m in out}
+        if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals)}); give networks of one kind")
+    return out
+
+def _spacing_of(path, ndim=None) -> tuple:
+    "Voxel size of an image file; NIfTI headers are read without the voxels"
+    if image_suffix(path) in ('.nii', '.nii.gz'):
+        import nibabel as nib
+        im = nib.load(str(path)); nd = ndim or len(im.shape)
+        return tuple(float(s) for s in np.linalg.norm(np.asarray(im.affine)[:3, :nd], axis=0))
+    return read_image(path).spacing
+
+def train_spacing(train_config:dict, # a checkpoint's `train_config`
+                 ) -> tuple|None:
+    "(lowest, highest) voxel size per axis of the training cases, or None when it cannot be known"
+    sp = train_config.get('spacing')
+    try:
+        if sp is not None:
+            a = np.asarray(sp, float)
+            return (tuple(a), tuple(a)) if a.ndim == 1 else (tuple(a.min(0)), tuple(a.max(0)))
+        if not train_config.get('data'): return None
+        cases = find_cases(train_config['data'])
+        names = set((train_config.get('splits') or {}).get('train') or [c.name for c in cases])
+        sps = [c.extras['spacing'] if 'spacing' in c.extras else _spacing_of(c.image) for c in cases if c.name in names]
+        a = np.asarray(sps, float)
+        return tuple(a.min(0)), tuple(a.max(0))
+    except Exception: return None
+
+# %% ../nbs/06_infer.ipynb #c69868b2
+_MIN_SIDE = 8 # smaller images are refused: nothing to segment
+
+def _pick(c:CaseInput, kind:str, allow_mismatch:bool):
+    "(file to read, simulate LR from it?, note) for a network of input `kind`"
+    if c.given is not None:
+        guess = _KIND_OF_STEM.get(_stem(c.given))
+        if guess and guess != kind and not allow_mismatch:
+            raise InputError(c.given, f"is an {guess.upper()} image (by its name) but the network was trained on "
+                                      f"{kind.upper()} inputs; give the {kind.upper()} scan, or pass --allow-mismatch")
+        return c.given, False, None
+    if kind == 'lr':
+        if c.lr is not None: return c.lr, False, None
+        return c.hr, True, f"{c.name}: no LR image, so the L-net gets the simulated LR of {c.hr} (the training protocol)"
+    if c.hr is not None: return c.hr, False, None
+    if not allow_mismatch:
+        raise InputError(c.source, "has an LR image but no HR image (image.*) for a network trained on HR inputs; "
+                                   "pass --allow-mismatch to feed it the LR image")
+    return c.lr, False, None
+
+def _read_case(c:CaseInput, f:Path):
+    "(image as read, image with the case's spacing, mask array or None)"
+    img = read_image(f); geo = _with_spacing(img, c.spacing) if c.spacing else img
+    mask = None
+    if c.mask is not None:
+        mk = read_image(c.mask); mk = _with_spacing(mk, c.spacing) if c.spacing else mk
+        mask = check_label(mk); check_pair(geo, mk)
+    return img, geo, mask
+
+def _check_spacing(geo, rng, f, allow_mismatch, tol=1.25):
+    if rng is None or allow_mismatch: return
+    lo, hi = (np.asarray(v[:geo.ndim], float) for v in rng); sp = np.asarray(geo.spacing)
+    if len(lo) == len(sp) and (np.any(sp < lo / tol) or np.any(sp > hi * tol)):
+        fmt = lambda v: 'x'.join(f'{x:.3g}' for x in v)
+        trained = fmt(lo) if np.allclose(lo, hi) else f"{fmt(lo)} to {fmt(hi)}"
+        raise InputError(f, f"voxel size {fmt(sp)} mm differs from the training data's {trained} mm; resample it, "
+                            "or pass --allow-mismatch")
+
+def _out_paths(name:str, img, out_dir:Path) -> tuple[Path, Path]:
+    ext = '.tif' if img.ndim == 2 and img.fmt == 'image2d' else '.nii.gz'
+    return out_dir/f'{name}_prob{ext}', out_dir/f'{name}_mask{ext}'
+
+def predict_files(model, # network, checkpoint file or run folder, or a list of them (an ensemble)
+                  inputs:list, # image files, case folders, folders of them or data sets (see `find_inputs`)
                   out_dir, # output folder
                   overlap:float=0., # tile overlap (0: the paper's non-overlapping tiling)
                   threshold:float=0.5, # probability threshold of the binary mask
                   sw_batch_size:int=4, # tiles per forward pass
-                  device=None, # CUDA if present
-                  progress:bool=True, # progress bars
+                  device=None, # 'auto' (CUDA if present), 'cpu', 'cuda:1', ...
+                  progress:bool=True, # progress bar over the tiles of each case
+                  overwrite:bool=False, # replace existing outputs
+                  allow_mismatch:bool=False, # predict inputs whose kind or spacing differs from the training data's
+                  log=print, # where to say what was done (None: silent)
                  ) -> list[tuple[Path, Path]]:
-    "Predict every input; write `<name>_prob` and `<name>_mask` beside each other in `out_dir` with the input's geometry"
-    from ktvit_nb.data.io import read_image, save_image
-    from ktvit_nb.data.datasets import normalize_intensity
-    if not isinstance(model, nn.Module):
-        from ktvit_nb.learner import load_model
-        model = load_model(model)
-    if not 0 <= overlap < 1: raise InputError('--overlap', f"must be in [0, 1), got {overlap}")
-    if not 0 < threshold < 1: raise InputError('--threshold', f"must be in (0, 1), got {threshold}")
-    out_dir, nd = Path(out_dir), model.config.get('spatial_dims', 3)
-    imgs = [read_image(p) for p in inputs]
-    plan = []
-    for img in imgs:
-        if img.ndim != nd: raise InputError(img.path, f"is {img.ndim}D but the model is {nd}D")
-        names = _out_names(img, out_dir)
-        srcs = {Path(p).resolve() for p in inputs}
-        for n in names:
-            if n.resolve() in srcs: raise InputError(n, "would overwrite an input; choose another --out")
-        plan.append((img, names))
+    "Check every input, then predict each case and write `<case>_prob` and `<case>_mask` in `out_dir` with its geometry"
+    check_number('--overlap', overlap, 0, 1, hi_open=True); check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
+    check_number('sw_batch_size', sw_batch_size, 1)
+    dev = resolve_device(device)
+    nets = load_models(model)
+    nd, kind = nets[0].config.get('spatial_dims', 3), nets[0].input_kind
+    rng = train_spacing(nets[0].train_config)
+    lr_factor = nets[0].train_config.get('lr_factor')
+    cases = find_inputs(inputs)
+    read = {str(Path(f).resolve()) for c in cases for f in (c.given, c.hr, c.lr, c.mask) if f is not None}
+    out_dir = check_output(out_dir, '--out', folder=True, inputs=[a for a in inputs if Path(a).is_dir()])
+    plan, notes = [], []
+    for c in cases:   # everything is checked before the first tile is computed
+        f, simulate, note = _pick(c, kind, allow_mismatch)
+        img, geo, mask = _read_case(c, f)
+        if img.ndim != nd: raise InputError(f, f"is {img.ndim}D but the network is {nd}D")
+        if min(img.array.shape) < _MIN_SIDE: raise InputError(f, f"shape {img.array.shape} is too small: every side needs >= {_MIN_SIDE} voxels")
+        if np.ptp(img.array) == 0: raise InputError(f, f"is constant (every voxel {img.array.flat[0]:g}): nothing to segment")
+        _check_spacing(geo, rng, f, allow_mismatch)
+        check_memory(img.array.size * (28 + 4 * len(nets)), f, 'predicting it')
+        outs = _out_paths(c.name, img, out_dir)
+        for o in outs: check_output(o, '--out', inputs=read, overwrite=overwrite)
+        if note: notes.append(note)
+        plan.append((c, f, simulate, outs))
+    if log is not None:
+        if rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
+        for n in notes: log(f"note: {n}")
     done = []
-    it = plan
-    if progress:
-        from tqdm.auto import tqdm
-        it = tqdm(plan, desc='predict', unit='image')
-    for img, (p_prob, p_mask) in it:
-        prob = predict_volume(model, normalize_intensity(img.array), overlap=overlap, sw_batch_size=sw_batch_size,
-                              device=device)
-        save_image(prob, p_prob, like=img)
-        save_image(((prob >= threshold)*(255 if img.ndim == 2 else 1)).astype(np.uint8), p_mask, like=img)
+    for i, (c, f, simulate, (p_prob, p_mask)) in enumerate(plan):
+        img, geo, mask = _read_case(c, f)
+        x = normalize_intensity(img.array, mask)
+        if simulate:
+            from ktvit_nb.data.synth import degrade
+            x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)
+        prob = sum(predict_volume(m, x, overlap=overlap, sw_batch_size=sw_batch_size, device=dev, progress=progress)
+                   for m in nets) / len(nets)
+        save_image(prob.astype(np.float32), p_prob, like=img)
+        scale = 255 if p_mask.suffix == '.tif' else 1
+        save_image(((prob >= threshold) * scale).astype(np.uint8), p_mask, like=img)
         done.append((p_prob, p_mask))
+        if log is not None: log(f"[{i+1}/{len(plan)}] {c.name}: {f} -> {p_prob.name}, {p_mask.name}")
     return done
