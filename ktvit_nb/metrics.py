@@ -239,53 +239,113 @@ def summarize(df:pd.DataFrame, # one row per case, one column per metric
     return pd.DataFrame.from_dict(rows, orient='index', columns=['mean', 'ci_lo', 'ci_hi', 'n'])
 
 # %% ../nbs/04_metrics.ipynb #882ae9bd
-_NII = re.compile(r'^(?P<case>.+?)(?P<kind>_prob|_mask)?\.nii(\.gz)?$')
-
-def _read(path:Path):
-    "(array, spacing) of an image file, read by the package reader"
-    im = read_image(path); return np.asarray(im.array), tuple(im.spacing)
+_PRED = re.compile(r'^(?P<case>.+?)(?P<kind>_prob|_mask)?$')
 
 def _find(folder:Path, case:str, names) -> Path|None:
     return next((folder/n.format(case=case) for n in names if (folder/n.format(case=case)).is_file()), None)
 
-def find_predictions(pred_dir) -> dict:
-    "{case: prediction file} in `pred_dir`, preferring `_prob` over plain over `_mask` files"
-    pred_dir, rank = Path(pred_dir), {'_prob': 0, None: 1, '_mask': 2}
-    if not pred_dir.is_dir(): raise InputError(pred_dir, "prediction folder does not exist")
-    best = {}
+def find_predictions(pred_dir, # folder written by `ktvit predict` (or any folder of <case>_prob / <case>_mask / <case> images)
+                    ) -> dict:
+    "{case: {'prob': file or None, 'mask': file or None, 'plain': file or None}} of the image files in `pred_dir`"
+    from ktvit_nb.data.io import is_image_file, image_suffix
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir(): raise InputError(pred_dir, "prediction folder does not exist" if not pred_dir.exists() else "is not a folder")
+    out = {}
     for f in sorted(pred_dir.iterdir()):
-        m = _NII.match(f.name)
-        if m and f.is_file():
-            c, k = m['case'], rank[m['kind']]
-            if c not in best or k < best[c][0]: best[c] = (k, f)
-    if not best: raise InputError(pred_dir, "no prediction files (<case>_prob.nii.gz, <case>.nii.gz) found")
-    return {c: f for c,(_,f) in best.items()}
+        if not (f.is_file() and is_image_file(f)) or f.name.startswith('.'): continue
+        m = _PRED.match(f.name[:-len(image_suffix(f))])
+        slot = out.setdefault(m['case'], dict(prob=None, mask=None, plain=None))
+        k = (m['kind'] or '_plain')[1:]
+        if slot[k] is not None: raise InputError(f, f"and {slot[k].name} are both the {k} file of case {m['case']!r}; keep one")
+        slot[k] = f
+    if not out: raise InputError(pred_dir, "no prediction files (<case>_prob.nii.gz, <case>_mask.nii.gz, <case>.nii.gz) found")
+    return out
 
-def evaluate_dirs(pred_dir, # folder of <case>_prob.nii.gz / <case>.nii.gz / <case>_mask.nii.gz
-                  gt_dir, # package layout <case>/label.nii.gz, or flat <case>.nii.gz
-                  mask_dir=None, # optional brain/FOV masks, <case>/mask.nii.gz or <case>.nii.gz
-                  threshold:float=0.5, # voxels with prob > threshold are vessel
+def _gt_index(gt_dir):
+    "{case: CaseFiles} when `gt_dir` is a data set `find_cases` reads by its marker files, else None (a plain folder)"
+    from ktvit_nb.data.datasets import find_cases
+    g = Path(gt_dir)
+    drive = lambda d: (d/'images').is_dir() and (d/'1st_manual').is_dir()
+    if g.is_file() or (g/'cases.csv').exists() or (g/'pairs.csv').exists() or drive(g) or drive(g/'training'):
+        return {c.name: c for c in find_cases(g)}
+    return None
+
+def _pair_case(case, pf, gt_dir, index, mask_dir, case_masks, threshold):
+    "The files of one case: what is scored and by which rule, the probabilities, label, mask, radius, spacing"
+    from ktvit_nb.data.datasets import _one
+    anyf = pf['mask'] or pf['prob'] or pf['plain']
+    if threshold is not None:
+        kind = 'prob' if pf['prob'] is not None else 'plain'
+        if pf[kind] is None: raise InputError(anyf, f"case {case!r} has no probability map (<case>_prob) to re-threshold at {threshold:g}")
+        thr = threshold
+    else: kind = 'mask' if pf['mask'] is not None else 'plain' if pf['plain'] is not None else 'prob'; thr = 0 if kind == 'mask' else .5
+    spacing = mask = radius = None
+    if index is not None:
+        if case not in index: raise InputError(anyf, f"no ground truth for case {case!r} in {gt_dir}")
+        c = index[case]; label, mask, radius, spacing = c.label, c.mask, c.extras.get('radius'), c.extras.get('spacing')
+    else:
+        d = Path(gt_dir)/case
+        label = (_one(d, 'label') if d.is_dir() else None) or _find(Path(gt_dir), case, ('{case}.nii.gz', '{case}.nii'))
+        if label is None: raise InputError(anyf, f"no ground truth for case {case!r} in {gt_dir}")
+        if d.is_dir(): mask, radius = _one(d, 'mask'), _one(d, 'radius')
+    if not case_masks: mask = None
+    if mask_dir is not None:
+        mask = _find(Path(mask_dir), case, ('{case}/mask.nii.gz', '{case}.nii.gz', '{case}_mask.nii.gz', '{case}.nii'))
+        if mask is None: raise InputError(anyf, f"no mask for case {case!r} in {mask_dir}")
+    return dict(case=case, kind=kind, scored=pf[kind], threshold=thr, prob=pf['prob'], label=label, mask=mask,
+                radius=radius, spacing=spacing)
+
+def _probabilities(im):
+    a = im.array
+    if a.size and (a.min() < 0 or a.max() > 1): raise InputError(im.path, f"holds values in [{a.min():g}, {a.max():g}], not probabilities in [0, 1]")
+    return a
+
+def _load_case(p:dict):
+    "Read and check the files of one paired case: (prediction, probabilities, label, mask, radius, spacing)"
+    from ktvit_nb.data.io import check_label, check_pair
+    from ktvit_nb.data.datasets import _with_spacing
+    geo = (lambda im: _with_spacing(im, p['spacing'])) if p['spacing'] else (lambda im: im)
+    lab = geo(read_image(p['label'])); gt = check_label(lab)
+    def same(f):
+        im = geo(read_image(f)); check_pair(im, lab); return im
+    im = same(p['scored'])
+    if p['kind'] == 'mask': pred = check_label(im) > 0
+    else: pred = (_probabilities(im) if p['kind'] == 'prob' else im.array) > p['threshold']
+    if p['prob'] is None: prob = pred.astype(np.float32)
+    elif p['prob'] == p['scored']: prob = im.array
+    else: prob = _probabilities(same(p['prob']))
+    mask = check_label(same(p['mask'])) if p['mask'] is not None else None
+    radius = same(p['radius']).array if p['radius'] is not None else None
+    return pred, prob, gt, mask, radius, lab.spacing
+
+def evaluate_dirs(pred_dir, # folder of <case>_prob / <case>_mask / <case> files (what `ktvit predict` writes)
+                  gt_dir, # a data set (package layout, cases.csv, pairs.csv, DRIVE) or a flat folder of <case>.nii.gz labels
+                  mask_dir=None, # masks replacing the cases' own: <case>/mask.nii.gz, <case>.nii.gz or <case>_mask.nii.gz
+                  threshold:float|None=None, # re-threshold the probability maps (`prob > threshold`); None: score the masks
+                  case_masks:bool=True, # restrict each case to its own mask (mask.*, DRIVE's field of view), as the demo does
+                  out=None, # CSV file to write the table to
+                  overwrite:bool=False, # `out` may replace an existing file
                  ) -> pd.DataFrame:
     "`case_metrics` of every prediction in `pred_dir` against its ground truth: one row per case"
-    gt_dir = Path(gt_dir); pairs, rows = [], []
-    if not gt_dir.is_dir(): raise InputError(gt_dir, "ground-truth folder does not exist")
-    for case, pf in find_predictions(pred_dir).items():  # pair every file first: fail before any long computation
-        gf = _find(gt_dir, case, ('{case}/label.nii.gz', '{case}/label.nii', '{case}.nii.gz', '{case}.nii'))
-        if gf is None: raise InputError(pf, f"no ground truth for case {case!r} in {gt_dir}")
-        mf = None
-        if mask_dir is not None:
-            mf = _find(Path(mask_dir), case, ('{case}/mask.nii.gz', '{case}.nii.gz', '{case}_mask.nii.gz', '{case}.nii'))
-            if mf is None: raise InputError(pf, f"no mask for case {case!r} in {mask_dir}")
-        pairs.append((case, pf, gf, mf))
-    for case, pf, gf, mf in pairs:
-        prob, _ = _read(pf); gt, spacing = _read(gf)
-        if prob.shape != gt.shape: raise InputError(pf, f"shape {prob.shape} does not match ground truth {gf} {gt.shape}")
-        mask = radius = None
-        if mf is not None:
-            mask, _ = _read(mf)
-            if mask.shape != gt.shape: raise InputError(mf, f"shape {mask.shape} does not match ground truth {gf} {gt.shape}")
-        if gf.name.startswith('label') and (gf.parent/'radius.nii.gz').is_file():
-            radius, _ = _read(gf.parent/'radius.nii.gz')
-        rows.append(dict(case=case, **case_metrics(check_finite(prob, pf), gt, threshold=threshold, mask=mask,
-                                                    spacing=spacing, radius=radius)))
-    return pd.DataFrame(rows).set_index('case')
+    from ktvit_nb.core import check_number, check_output, atomic_path
+    if threshold is not None: check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
+    gt_dir = Path(gt_dir)
+    if not gt_dir.exists(): raise InputError(gt_dir, "ground-truth folder does not exist")
+    if mask_dir is not None and not Path(mask_dir).is_dir(): raise InputError(mask_dir, "mask folder does not exist")
+    if out is not None: check_output(out, '--out', inputs=[pred_dir, gt_dir, mask_dir], overwrite=overwrite)
+    preds, index = find_predictions(pred_dir), _gt_index(gt_dir)
+    pairs = [_pair_case(c, pf, gt_dir, index, mask_dir, case_masks, threshold) for c, pf in preds.items()]
+    if out is not None:
+        read = [f for p in pairs for f in (p['scored'], p['prob'], p['label'], p['mask'], p['radius']) if f is not None]
+        check_output(out, '--out', inputs=[pred_dir, gt_dir, mask_dir, *read], overwrite=overwrite)
+    for p in pairs: _load_case(p)   # every file is checked before the first metric
+    rows = []
+    for p in pairs:
+        pred, prob, gt, mask, radius, spacing = _load_case(p)
+        r = case_metrics(pred, gt, mask=mask, spacing=spacing, radius=radius)
+        r.update(auc=roc_auc(prob, gt, mask), ap=average_precision(prob, gt, mask))
+        rows.append(dict(case=p['case'], **r, scored=f"{Path(p['scored']).name} > {p['threshold']:g}"))
+    df = pd.DataFrame(rows).set_index('case')
+    if out is not None:
+        with atomic_path(out) as t: df.to_csv(t)
+    return df
