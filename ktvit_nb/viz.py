@@ -13,9 +13,10 @@ from .core import InputError, atomic_path
 
 # %% auto #0
 __all__ = ['AXIS_NAMES', 'BG', 'TP', 'FP', 'FN', 'TP_COLOR', 'FN_COLOR', 'FP_COLOR', 'BG_COLOR', 'AGREE_COLORS', 'AGREE_NAMES',
-           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'mip', 'binarize', 'error_codes', 'codes_rgb', 'error_rgb',
-           'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors', 'plot_lr_hr', 'plot_curves',
-           'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'view_case']
+           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'mip', 'binarize', 'error_codes',
+           'codes_rgb', 'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors',
+           'plot_lr_hr', 'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band',
+           'view_case']
 
 # %% ../nbs/07_viz.ipynb #9a6c3dd3
 AXIS_NAMES = ('X', 'Y', 'Z')
@@ -302,7 +303,9 @@ class CaseViewer:
         self.render()
 
     @property
-    def diff_name(self): return f"{self.prob_layers[0]} - {self.prob_layers[1]}"
+    def diff_name(self) -> str|None:
+        "Name of the difference layer of the first two probability layers (None with fewer than two)"
+        return f"{self.prob_layers[0]} - {self.prob_layers[1]}" if len(self.prob_layers) >= 2 else None
     @property
     def axis(self): return self.axis_dropdown.value
 
@@ -329,11 +332,13 @@ class CaseViewer:
         if name in self.layers:
             a = self.layers[name]
             return self._plane(binarize(a, t).astype(np.uint8)) if name in self.prob_layers else self._plane(a)
-        if len(self.prob_layers) >= 2 and name == self.diff_name:
+        if self.diff_name is not None and name == self.diff_name:
             a, b = (self._plane(binarize(self.layers[p], t).astype(np.int8)) for p in self.prob_layers[:2])
             return a - b
         if self.label and name.startswith('errors ') and name[7:] in self.prob_layers:
-            return codes_rgb(self._plane(error_codes(self.layers[name[7:]], self.layers[self.label], t)))
+            p, g = self.layers[name[7:]], self.layers[self.label]
+            if self.mip_toggle.value and p.ndim == 3: return error_projection(p, g, self.axis, t)
+            return codes_rgb(self._plane(error_codes(p, g, t)))
         raise InputError('layer', f"unknown layer {name!r}; choose from {list(self.layer_select.options)}")
 
     def figure(self) -> Figure:
@@ -344,7 +349,7 @@ class CaseViewer:
         where = '' if len(self.shape) == 2 else f" ({AXIS_NAMES[self.axis]} {where})"
         for ax, n in zip(np.atleast_1d(fig.subplots(1, len(names))), names):
             img = self.current_image(n)
-            if n == getattr(self, 'diff_name', None) and len(self.prob_layers) >= 2:
+            if self.diff_name is not None and n == self.diff_name:
                 _show(ax, img, n + where, cmap='PuOr', vmin=-1, vmax=1)
             elif n in self.prob_layers or n == self.label: _show(ax, img, n + where, vmin=0, vmax=1)
             elif n in self.layers: _show(ax, img, n + where, vmin=self._range[n][0], vmax=self._range[n][1])
@@ -370,25 +375,55 @@ def compare_widget(hr:np.ndarray, # high-resolution image or volume
                       prob_layers=('H-net', 'L-net'), label='label', **kwargs)
 
 # %% ../nbs/07_viz.ipynb #57f6bc4f
-def _screenshot(viewer, path, size=None):
-    "Canvas screenshot; with `size` the canvas is resized first and the view refitted, so the data fills the image"
+LABEL_COLOR = (1.0, 1.0, 1.0)   # labels layers: white at half opacity over the image
+
+def _screenshot(viewer, size=None) -> np.ndarray:
+    "Canvas screenshot (RGBA array); with `size` the canvas is resized first and the view refitted to fill it"
     qt = getattr(viewer.window, '_qt_viewer', None)
-    if size is None or not hasattr(qt, 'resize_canvas'): return viewer.screenshot(str(path), canvas_only=True, size=size)
+    if size is None or not hasattr(qt, 'resize_canvas'): return viewer.screenshot(canvas_only=True, size=size)
     with qt.resize_canvas(tuple(size)[::-1], 1.):    # (height, width) -> canvas (width, height)
-        viewer.reset_view(); return viewer.screenshot(str(path), canvas_only=True)
+        viewer.reset_view(); return viewer.screenshot(canvas_only=True)
+
+def legend_band(img:np.ndarray, # screenshot, (H, W, 3 or 4) uint8
+                shown:list, # [(layer name, RGB in [0,1] or None for a grey image swatch)] in drawing order
+                hidden=(), # names of the layers not shown
+                note:str='', # last line, e.g. the slice shown
+               ) -> np.ndarray:
+    "`img` with a legend band appended below it: a swatch and the name of each shown layer, then the hidden ones"
+    from PIL import Image, ImageDraw, ImageFont
+    img = np.asarray(img)[..., :3]; W = img.shape[1]
+    font = ImageFont.load_default(size=max(11, min(15, W // 40))); h = font.size + 6; sw = font.size
+    items, lines, x = [(n, c) for n, c in shown], [[]], 6
+    for n, c in items:                                   # flow the entries into lines of the image's width
+        wid = sw + 6 + int(font.getlength(n)) + 14
+        if x + wid > W and lines[-1]: lines.append([]); x = 6
+        lines[-1].append((x, n, c)); x += wid
+    extra = [t for t in (f"hidden: {', '.join(hidden)}" if hidden else '', note) if t]
+    band = Image.new('RGB', (W, h * (len(lines) + len(extra)) + 6), (255, 255, 255)); d = ImageDraw.Draw(band)
+    for r, line in enumerate(lines):
+        y = 3 + r * h
+        for x, n, c in line:
+            box = (x, y + 2, x + sw, y + 2 + sw)
+            if c is None:                                # image layer: a grey ramp
+                for k in range(sw): d.line((x + k, y + 2, x + k, y + 1 + sw), fill=(int(255 * k / sw),) * 3)
+                d.rectangle(box, outline=(0, 0, 0))
+            else: d.rectangle(box, fill=tuple(int(round(255 * v)) for v in c), outline=(0, 0, 0))
+            d.text((x + sw + 6, y + 1), n, fill=(0, 0, 0), font=font)
+    for r, t in enumerate(extra): d.text((6, 3 + (len(lines) + r) * h), t, fill=(60, 60, 60), font=font)
+    return np.concatenate([img, np.asarray(band)], 0)
 
 def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
               *,
               labels=('label',), # names drawn as labels layers (masks; floats are thresholded)
-              errors_from:tuple|None=None, # (pred_name, gt_name): add misses and false-alarms layers
+              errors_from:tuple|None=None, # (pred_name, gt_name): add found, misses and false-alarms layers
               thresh:float=0.5, # threshold for probability maps
               axis:int=2, # slicing axis of volumes in 2D display
               ndisplay:int=2, # 2 for slices, 3 for volume rendering
-              screenshot=None, # PNG path: save the canvas there
-              size:tuple|None=None, # (height, width) of the screenshot in pixels; default: the canvas size
+              screenshot=None, # PNG path: save the canvas there, with a legend band below it
+              size:tuple|None=None, # (height, width) of the canvas in the screenshot, pixels; default: the window's
               show:bool=True, # keep the window open (False with `screenshot` closes it after capture)
              ):
-    "Open one case in napari (lazily imported); optionally save a screenshot. Returns the viewer"
+    "Open one case in napari (lazily imported) with a colour key; optionally save a screenshot. Returns the viewer"
     import napari
     from napari.utils.colormaps import DirectLabelColormap
     if ndisplay not in (2, 3): raise InputError('ndisplay', f"must be 2 or 3, got {ndisplay}")
@@ -396,21 +431,30 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
     for k in [*labels, *(errors_from or ())]:
         if k not in arrs: raise InputError(k, f"not among the layers {list(arrs)}")
     viewer = napari.Viewer(title='ktvit_nb', ndisplay=ndisplay, show=bool(show or screenshot))
-    first = True
+    shown, hidden = [], []
+    def solid(col): return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (*col, 1.)})
     for name, a in arrs.items():
         if name in labels: continue
-        viewer.add_image(a.astype(np.float32), name=name, colormap='gray', visible=first,
-                         rendering='mip')
-        first = False
+        viewer.add_image(a.astype(np.float32), name=name, colormap='gray', visible=not shown, rendering='mip')
+        (hidden if shown else shown).append((name, None))
     for name in labels:
-        viewer.add_labels(binarize(arrs[name], thresh).astype(np.uint8), name=name, opacity=.5)
+        vis = not errors_from     # with error layers the label is found + missed: hidden, a click away
+        viewer.add_labels(binarize(arrs[name], thresh).astype(np.uint8), name=name, opacity=.5,
+                          colormap=solid(LABEL_COLOR), visible=vis)
+        if vis: shown.append((f"{name} (50%)", LABEL_COLOR))
+        else: hidden.append((name, LABEL_COLOR))
     codes = None
     if errors_from:
         codes = error_codes(arrs[errors_from[0]], arrs[errors_from[1]], thresh)
-        for code, nm, col in ((FN, 'misses (FN)', FN_COLOR), (FP, 'false alarms (FP)', FP_COLOR)):
-            cmap = DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (*col, 1.)})
-            viewer.add_labels((codes == code).astype(np.uint8), name=nm, colormap=cmap, opacity=1.)
-    some = next(iter(arrs.values()))
+        for code, nm, col in ((TP, 'found (TP)', TP_COLOR), (FN, 'misses (FN)', FN_COLOR),
+                              (FP, 'false alarms (FP)', FP_COLOR)):
+            viewer.add_labels((codes == code).astype(np.uint8), name=nm, colormap=solid(col),
+                              opacity=.6 if code == TP else 1.)
+            shown.append((nm, col))
+        viewer.text_overlay.update(dict(
+            text=f"{errors_from[0]} vs {errors_from[1]}: white found, orange missed, sky blue false alarm",
+            visible=True, position='top_left', font_size=9, color='white', box=True, box_color=(0, 0, 0, .6)))
+    some = next(iter(arrs.values())); note = ''
     if some.ndim == 3:
         viewer.dims.order = (axis % 3, *[i for i in range(3) if i != axis % 3])   # slider first, displayed last
         if codes is not None:
@@ -418,8 +462,15 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
             k = int(np.argmax(((codes == FN) | (codes == FP)).sum(other)))
         else: k = some.shape[axis] // 2
         step = list(viewer.dims.current_step); step[axis % 3] = k; viewer.dims.current_step = tuple(step)
+        note = (f"slice {AXIS_NAMES[axis % 3]} = {k} (of 0-{some.shape[axis % 3] - 1})" if ndisplay == 2 else
+                "3D view: images rendered as MIP")
     viewer.reset_view()
     if screenshot is not None:
-        with atomic_path(screenshot) as tmp: _screenshot(viewer, tmp, size)
+        from PIL import Image
+        was = viewer.text_overlay.visible; viewer.text_overlay.visible = False   # the band below says it
+        try: img = _screenshot(viewer, size)
+        finally: viewer.text_overlay.visible = was
+        img = legend_band(img, [(n, c) for n, c in shown], [n for n, _ in hidden], note)
+        with atomic_path(screenshot) as tmp: Image.fromarray(img).save(tmp, format='png')
         if not show: viewer.close()
     return viewer

@@ -58,10 +58,19 @@ def _run(display, tmp_path, ndisplay):
     if os.environ.get('KTVIT_SCREENS'):   # keep a copy to look at
         shutil.copy(png, Path(os.environ['KTVIT_SCREENS'])/('napari_case.png' if ndisplay == 2 else 'napari_case_3d.png'))
     from PIL import Image
-    img = np.asarray(Image.open(png))
-    assert img.shape[:2] == SIZE and img.shape[2] in (3, 4)
+    full = np.asarray(Image.open(png))
+    assert full.shape[1] == SIZE[1] and full.shape[0] > SIZE[0] + 30 and full.shape[2] in (3, 4), full.shape
+    img, band = full[:SIZE[0]], full[SIZE[0]:]        # the canvas at the requested size, then the legend band
     assert img[..., :3].std() > 20, 'screenshot is blank'
+    _check_legend(band)
     return img
+
+def _check_legend(band):
+    "The band under the canvas: white background, a swatch for found, missed and false alarm, dark text"
+    from ktvit_nb.viz import FN_COLOR, FP_COLOR, TP_COLOR
+    assert (band[..., :3] == 255).all(-1).mean() > .5              # mostly white paper
+    for col in (FN_COLOR, FP_COLOR): assert _near(band, col, 2).sum() > 50, col
+    assert (band[..., :3] < 80).all(-1).sum() > 200                # the layer names (black text)
 
 def test_view_case_2d(display, tmp_path):
     from ktvit_nb.viz import FN_COLOR, FP_COLOR
