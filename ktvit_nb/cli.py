@@ -4,19 +4,39 @@
 
 # %% ../nbs/08_cli.ipynb #0a60bfb8
 from __future__ import annotations
-import argparse, sys, time
+import argparse, os, shutil, subprocess, sys, time
 from pathlib import Path
-from .core import InputError
+import numpy as np
+from . import __version__
+from .core import InputError, check_number, check_output, check_memory
 
 # %% auto #0
-__all__ = ['summarize_dataset', 'case_layers', 'make_parser', 'main']
+__all__ = ['SYNTH_MIN_SIDE', 'SYNTH_BYTES_PER_VOXEL', 'summarize_dataset', 'case_layers', 'ensure_display', 'make_parser', 'main']
 
 # %% ../nbs/08_cli.ipynb #cc6a169a
+SYNTH_MIN_SIDE = 16 # smaller synthetic cases hold no useful vessel tree
+SYNTH_BYTES_PER_VOXEL = 100 # peak memory of `make_case` per voxel (measured: about 67), with a margin
+
+def _synth_args(a):
+    "The checked (shape, dims) of `ktvit synth`; refuses a folder that already holds anything"
+    check_number('--n', a.n, 1); check_number('--seed', a.seed, 0)
+    dims = a.dims or (len(a.shape) if a.shape else 3)
+    shape = tuple(a.shape) if a.shape else ((128, 128, 64) if dims == 3 else (256, 256))
+    if len(shape) not in (2, 3): raise InputError('--shape', f"give 2 (H W) or 3 (X Y Z) sizes, not {len(shape)}")
+    if len(shape) != dims: raise InputError('--shape', f"{len(shape)} sizes given for --dims {dims}")
+    if min(shape) < SYNTH_MIN_SIDE: raise InputError('--shape', f"every size must be >= {SYNTH_MIN_SIDE}, got {' '.join(map(str, shape))}")
+    out = check_output(a.out, 'out', folder=True)
+    if out.is_dir() and any(out.iterdir()):
+        raise InputError(f"out {out}", "already holds files; synth writes only into a new or empty folder")
+    vox = int(np.prod(shape, dtype=np.int64))
+    check_memory(vox * SYNTH_BYTES_PER_VOXEL, '--shape', f"one {'x'.join(map(str, shape))} case")
+    free = shutil.disk_usage(next(p for p in [out.resolve(), *out.resolve().parents] if p.exists())).free
+    if a.n * vox * 9 > free: raise InputError('--n', f"{a.n} cases of {vox} voxels need about {a.n*vox*9/2**30:.3g} GiB of disk; {free/2**30:.3g} GiB are free")
+    return shape, dims
+
 def _synth(a):
     from ktvit_nb.data.datasets import write_synth_dataset
-    dims = a.dims or len(a.shape)
-    shape = tuple(a.shape) if a.shape else ((128,128,64) if dims == 3 else (256,256))
-    if len(shape) != dims: raise InputError('--shape', f"{len(shape)} sizes given for --dims {dims}")
+    shape, dims = _synth_args(a)
     t0 = time.perf_counter()
     paths = write_synth_dataset(a.out, a.n, shape, seed=a.seed, dims=dims)
     print(f"wrote {len(paths)} {dims}D case(s) of shape {shape} to {a.out} in {time.perf_counter()-t0:.1f} s")
@@ -46,10 +66,55 @@ def summarize_dataset(data, # folder in the package layout
 # %% ../nbs/08_cli.ipynb #a0d17a60
 def _demo(a):
     from ktvit_nb.demo import run_demo
+    check_output(a.out, '--out', folder=True)
     rep = run_demo(a.out, quick=a.quick)
     print(f"open {rep}")
 
 # %% ../nbs/08_cli.ipynb #1c53dbce
+_RUN_FILES = ('config.json', 'metrics.csv', 'last.pt', 'best.pt', 'curves.png')
+
+def _check_patch(arch, preset, patch, dims, data):
+    "The network must take patches of this size: the pooling divides them (and fixed-grid networks take only theirs)"
+    import torch
+    from ktvit_nb.models import create_model
+    if len(patch) != dims: raise InputError('--patch-size', f"{len(patch)} sizes for the {dims}D images of {data}")
+    m = create_model(arch, preset, spatial_dims=dims)
+    try: m.check_input(torch.empty(1, 1, *patch, device='meta'))
+    except ValueError as e: raise InputError('--patch-size', f"{' '.join(map(str, patch))} does not fit {arch}/{preset}: {e}") from None
+
+def _train_args(a, teacher_ck=None):
+    "Check the arguments of `train-teacher`/`train-student` and the data set's layout before any case is read"
+    from ktvit_nb.data.datasets import find_cases
+    from ktvit_nb.data.io import read_image
+    for n, lo, op in (('epochs', 1, False), ('bs', 1, False), ('n_per_case', 1, False), ('lr', 0, True), ('seed', 0, False)):
+        check_number('--' + n.replace('_', '-'), getattr(a, n), lo, lo_open=op)
+    if a.patch_size is not None:
+        if len(a.patch_size) not in (2, 3): raise InputError('--patch-size', f"give 2 or 3 sizes, not {len(a.patch_size)}")
+        for s in a.patch_size: check_number('--patch-size', s, 1)
+    check_number('--warmup', a.warmup, 0, 1, hi_open=True)
+    for n in ('kl_weight', 'temperature', 'min_teacher_dice'):
+        if getattr(a, n, None) is not None: check_number('--' + n.replace('_', '-'), getattr(a, n), 0, 1 if n == 'min_teacher_dice' else None, lo_open=n == 'temperature')
+    for w in getattr(a, 'feature_weights', None) or (): check_number('--feature-weights', w, 0)
+    cases = find_cases(a.data)
+    out = check_output(a.out, '--out', folder=True, inputs=[a.data, getattr(a, 'teacher', None)])
+    if out.is_dir() and not a.resume:
+        held = [f for f in _RUN_FILES if (out/f).exists()]
+        if held: raise InputError(f"--out {out}", f"already holds a run ({', '.join(held)}); pass --resume to continue it, or choose another folder")
+    if a.resume and (out/'last.pt').exists():
+        from ktvit_nb.infer import _checkpoint
+        _checkpoint(out/'last.pt')
+    dims = read_image(cases[0].image).ndim
+    arch = a.arch or (teacher_ck['model_config']['arch'] if teacher_ck else 'ktvit')
+    preset = a.preset or (teacher_ck['model_config']['preset'] if teacher_ck else 'tiny')
+    if teacher_ck is not None:   # what `learner.check_teacher` refuses later, refused before anything is read or written
+        from ktvit_nb.learner import check_teacher_quality
+        want = dict(arch=arch, preset=preset, spatial_dims=dims)
+        bad = [f"{k}={teacher_ck['model_config'].get(k)!r} (student: {v!r})" for k, v in want.items() if teacher_ck['model_config'].get(k) != v]
+        if bad: raise InputError(teacher_ck['path'], "teacher does not match the student: " + ', '.join(bad))
+        check_teacher_quality(teacher_ck, a.min_teacher_dice)
+    patch = tuple(a.patch_size) if a.patch_size else ((64, 64, 32) if dims == 3 else (64, 64))
+    _check_patch(arch, preset, patch, dims, a.data)
+
 def _train_kwargs(a):
     kw = dict(preset=a.preset, arch=a.arch, epochs=a.epochs, bs=a.bs, n_per_case=a.n_per_case, lr=a.lr, loss=a.loss,
               seed=a.seed, mixed_precision=a.mixed_precision, warmup=a.warmup)
@@ -58,12 +123,18 @@ def _train_kwargs(a):
 
 def _train_teacher(a):
     from ktvit_nb.learner import train_teacher
+    _train_args(a)
     learn = train_teacher(a.data, a.out, resume=a.resume, **_train_kwargs(a))
     best = getattr(learn, 'run_best', None)
     print(f"teacher run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
 def _train_student(a):
     from ktvit_nb.learner import train_student
+    from ktvit_nb.infer import _checkpoint
+    ck = _checkpoint(a.teacher)
+    if (ck.get('train_config') or {}).get('stage') == 'student':
+        raise InputError(ck['path'], "is a student (L-net) run; --teacher needs the H-net run of train-teacher")
+    _train_args(a, ck)
     kw = _train_kwargs(a)
     for k in ('arch', 'preset'):
         if getattr(a, k) is None: kw.pop(k, None)
@@ -75,44 +146,49 @@ def _train_student(a):
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
 def _add_train_args(s, student=False):
+    from ktvit_nb.models import ARCHS, PRESETS
     s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
     s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
-    s.add_argument('--preset', choices=('tiny', 'small', 'paper'), default=None if student else 'tiny')
-    s.add_argument('--arch', default=None if student else 'ktvit', help='ktvit, ktvit-noconv, unet, ...')
-    s.add_argument('--epochs', type=int, default=20)
-    s.add_argument('--bs', type=int, default=2)
-    s.add_argument('--patch-size', type=int, nargs='+', help='crop size (default 64 64 32, or 64 64 in 2D)')
-    s.add_argument('--n-per-case', type=int, default=80, help='crops per case per epoch')
-    s.add_argument('--lr', type=float, default=1e-4)
-    s.add_argument('--warmup', type=float, default=0., help='share of the run warming up linearly before the cosine (0: the paper)')
-    s.add_argument('--loss', choices=('bce', 'dice', 'dice_bce'), default='bce')
-    s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--mixed-precision', choices=('auto', 'bf16', 'fp16', 'off'), default='auto')
+    s.add_argument('--preset', choices=PRESETS, default=None if student else 'tiny',
+                   help="network size" + (" (default: the teacher's)" if student else ''))
+    s.add_argument('--arch', choices=ARCHS, default=None if student else 'ktvit',
+                   help='network' + (" (default: the teacher's)" if student else ''))
+    s.add_argument('--epochs', type=int, default=20, help='epochs of the cosine schedule, >= 1')
+    s.add_argument('--bs', type=int, default=2, help='patches per batch, >= 1')
+    s.add_argument('--patch-size', type=int, nargs='+', help='crop size (None: 64 64 32, or 64 64 in 2D)')
+    s.add_argument('--n-per-case', type=int, default=80, help='crops per case per epoch, >= 1')
+    s.add_argument('--lr', type=float, default=1e-4, help='initial learning rate, > 0')
+    s.add_argument('--warmup', type=float, default=0., help='share of the run warming up linearly before the cosine, in [0, 1) (0: the paper)')
+    s.add_argument('--loss', choices=('bce', 'dice', 'dice_bce'), default='bce', help='task loss')
+    s.add_argument('--seed', type=int, default=0, help='seed of weights, split, crops and augmentation, >= 0')
+    s.add_argument('--mixed-precision', choices=('auto', 'bf16', 'fp16', 'off'), default='auto', help='auto: on for CUDA')
     s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
 
 # %% ../nbs/08_cli.ipynb #8130d50a
 def _predict(a):
     from ktvit_nb.infer import predict_files
-    done = predict_files(a.model, a.inputs, a.out, overlap=a.overlap, threshold=a.threshold)
-    for p, m in done: print(f"wrote {p} and {m}")
+    predict_files(a.model, a.inputs, a.out, overlap=a.overlap, threshold=a.threshold, sw_batch_size=a.sw_batch_size,
+                  device=a.device, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch, progress=not a.quiet,
+                  log=None if a.quiet else print)
 
 def _evaluate(a):
     from ktvit_nb.metrics import evaluate_dirs, summarize
-    df = evaluate_dirs(a.pred, a.gt, a.mask, threshold=a.threshold)
-    from ktvit_nb.core import atomic_path
-    with atomic_path(a.out) as t: df.to_csv(t)
+    if a.mask and a.no_mask: raise InputError('--no-mask', "contradicts --mask; give one of them")
+    df = evaluate_dirs(a.pred, a.gt, a.mask, threshold=a.threshold, case_masks=not a.no_mask, out=a.out,
+                       overwrite=a.overwrite)
     print(df.to_string(float_format=lambda v: f'{v:.4g}'))
     print(); print(summarize(df).to_string(float_format=lambda v: f'{v:.4g}'))
     print(f"wrote {a.out}")
 
 # %% ../nbs/08_cli.ipynb #ae390f0c
-def case_layers(path, # a case folder (package layout) or a `ktvit demo` report folder
-                case:str|None=None, # report folders: which test case (default: the first)
-               ) -> tuple[dict, tuple|None]:
-    "Layers (name -> array) for `view_case`, and the (prediction, label) pair whose errors to show"
+def case_layers(path, # a case folder, a `ktvit demo` report folder, or a `ktvit predict` output folder
+                case:str|None=None, # report and prediction folders: which case (default: the first)
+                gt=None, # prediction folders: the data set holding the case's image and label
+               ) -> tuple[dict, tuple|None, tuple]:
+    "Layers (name -> array) for `view_case`, the (prediction, label) pair whose errors to show, and the label layers"
     from ktvit_nb.data.io import read_image
-    from ktvit_nb.data.datasets import find_cases
     p = Path(path)
+    if not p.is_dir(): raise InputError(p, "not found" if not p.exists() else "is a file; give a case, report or prediction folder")
     if (p/'predictions').is_dir() and (p/'data').is_dir():
         preds = sorted(d for d in (p/'predictions').iterdir() if d.is_dir())
         names = sorted(f.name[:-len('_prob.nii.gz')] for f in preds[0].glob('*_prob.nii.gz')) if preds else []
@@ -123,46 +199,144 @@ def case_layers(path, # a case folder (package layout) or a `ktvit demo` report 
         for d in preds:
             layers[d.name] = read_image(d/f'{case}_prob.nii.gz').array
             if d.name == 'l-net-with-kt': errors = (d.name, 'label')
-        return layers, errors
-    if (p/'image.nii.gz').exists() or any(p.glob('image.*')): return _case_dir_layers(p), None
-    raise InputError(p, "is neither a case folder (image, label, ...) nor a `ktvit demo` report folder")
+        return layers, errors, ('label',) if 'label' in layers else ()
+    if _stem_file(p, 'image') or _stem_file(p, 'image_lr'): return _case_dir_layers(p), None, ('label',) if _stem_file(p, 'label') else ()
+    return _prediction_layers(p, case, gt)
+
+def _stem_file(d, stem): return next(iter(sorted(f for f in Path(d).glob(f'{stem}.*') if f.name.split('.')[0] == stem)), None)
 
 def _case_dir_layers(d):
     from ktvit_nb.data.io import read_image
     out = {}
     for name, stem in (('HR', 'image'), ('LR', 'image_lr'), ('label', 'label'), ('mask', 'mask')):
-        f = next(iter(sorted(Path(d).glob(f'{stem}.*'))), None)
+        f = _stem_file(d, stem)
         if f is not None: out[name] = read_image(f).array
-    if 'HR' not in out: raise InputError(d, "has no image file")
+    if not out: raise InputError(d, "has no image file")
     return out
 
+def _prediction_layers(p, case, gt):
+    "A `ktvit predict` folder: one case's probabilities and mask, with its image and label from `gt`"
+    from ktvit_nb.data.io import read_image
+    from ktvit_nb.metrics import find_predictions, _gt_index
+    try: preds = find_predictions(p)
+    except InputError: raise InputError(p, "is neither a case folder (image.*), a `ktvit demo` report nor a `ktvit predict` folder") from None
+    case = case or next(iter(preds))
+    if case not in preds: raise InputError(p, f"has no predictions for case {case!r}; it has {sorted(preds)[:8]}")
+    layers = {}
+    if gt is not None:
+        g = Path(gt)
+        if not g.exists(): raise InputError(g, "--gt folder not found")
+        index = _gt_index(g)
+        if index is not None:
+            if case not in index: raise InputError(g, f"has no case {case!r}")
+            c = index[case]
+            for name, f in (('HR', c.image), ('LR', c.image_lr), ('label', c.label), ('mask', c.mask)):
+                if f is not None: layers[name] = read_image(f).array
+        elif (g/case).is_dir(): layers = _case_dir_layers(g/case)
+        else: raise InputError(g, f"has no case folder {case!r}")
+    pf = preds[case]
+    for name, k in (('probability', 'prob'), ('predicted mask', 'mask'), ('prediction', 'plain')):
+        if pf[k] is not None: layers[name] = read_image(pf[k]).array
+    shapes = {k: v.shape for k, v in layers.items()}
+    if len(set(shapes.values())) > 1: raise InputError(p, f"case {case!r}: the layers differ in shape {shapes}")
+    pred = next((n for n in ('predicted mask', 'prediction', 'probability') if n in layers), None)
+    errors = (pred, 'label') if 'label' in layers and pred else None
+    return layers, errors, ('label',) if 'label' in layers else ()
+
+# %% ../nbs/08_cli.ipynb #cc40843d
+_NO_DISPLAY = ("no display: run it on a desktop, or under `xvfb-run -a ktvit view ...` (install Xvfb: "
+               "apt-get install xvfb), or save a picture with --screenshot FILE.png")
+
+def _qt_probe(env=None) -> str|None:
+    "None when Qt can open a window on this display, else its last words (run in a child: Qt aborts on failure)"
+    code = "import sys; from qtpy.QtWidgets import QApplication; QApplication(sys.argv[:1])"
+    try: r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired: return "Qt did not start within 60 s"
+    if r.returncode == 0: return None
+    last = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    return last[-1][:160] if last else f"exit status {r.returncode}"
+
+def _start_xvfb():
+    "(process, display) of a private Xvfb server, or None when Xvfb is not installed or does not start"
+    xvfb = shutil.which('Xvfb')
+    if xvfb is None: return None
+    r, w = os.pipe()
+    proc = subprocess.Popen([xvfb, '-displayfd', str(w), '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'],
+                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f: num = f.readline().strip()
+    if not num: proc.kill(); proc.wait(); return None
+    return proc, f':{num}'
+
+def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb will do)
+                  ):
+    "Make sure napari can draw, before Qt is imported: returns an Xvfb process to stop afterwards (or None); `InputError` if not"
+    if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')) and os.environ.get('QT_QPA_PLATFORM') != 'offscreen':
+        if not screenshot: raise InputError('display', _NO_DISPLAY)
+        started = _start_xvfb()
+        if started is None: raise InputError('display', "none, and Xvfb is not installed: install it (apt-get install xvfb) "
+                                                        "or run under `xvfb-run -a ktvit view ... --screenshot FILE.png`")
+        os.environ['DISPLAY'] = started[1]
+    else: started = None
+    problem = _qt_probe()
+    if problem is not None:
+        if started is not None: started[0].kill(); started[0].wait()
+        shown = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.environ.get('QT_QPA_PLATFORM')
+        raise InputError('display', f"Qt cannot open {shown} ({problem}); " + _NO_DISPLAY.split(': ', 1)[1])
+    return started[0] if started else None
+
 def _view(a):
-    from ktvit_nb.viz import view_case
-    layers, errors = case_layers(a.path, a.case)
-    labels = tuple(k for k in ('label',) if k in layers)
-    view_case(layers, labels=labels, errors_from=errors, ndisplay=3 if a.three_d else 2,
-              screenshot=a.screenshot, show=a.screenshot is None)
-    if a.screenshot: print(f"wrote {a.screenshot}")
-    else:
-        import napari; napari.run()
+    path = Path(a.path)
+    if not path.exists(): raise InputError(path, "not found")
+    if a.screenshot is not None:
+        if Path(a.screenshot).suffix.lower() != '.png': raise InputError('--screenshot', f"{a.screenshot}: give a .png file name")
+        check_output(a.screenshot, '--screenshot', inputs=[a.path, a.gt], overwrite=a.overwrite)
+    xvfb = ensure_display(a.screenshot is not None)
+    try:
+        layers, errors, labels = case_layers(a.path, a.case, a.gt)
+        from ktvit_nb.viz import view_case
+        view_case(layers, labels=labels, errors_from=errors, ndisplay=3 if a.three_d else 2,
+                  screenshot=a.screenshot, show=a.screenshot is None)
+        if a.screenshot: print(f"wrote {a.screenshot}")
+        else:
+            import napari; napari.run()
+    finally:
+        if xvfb is not None: xvfb.kill(); xvfb.wait()
 
 # %% ../nbs/08_cli.ipynb #ac25f161
 def _bench(a):
     from ktvit_nb.bench import run_bench
+    check_output(a.out, '--out', overwrite=a.overwrite)
     run_bench(a.out, quick=a.quick)
     print(f"wrote {a.out}")
 
 # %% ../nbs/08_cli.ipynb #1511735f
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    "Every default in `--help`, except where there is none to show (required arguments, flags, None)"
+    def _get_help_string(self, action):
+        if action.required or action.default is None or action.default is False: return action.help
+        return super()._get_help_string(action)
+
+class _Parser(argparse.ArgumentParser):
+    "argparse with every default in `--help` and one-line errors (`ktvit COMMAND: error: ...`, exit status 2)"
+    def __init__(self, *args, **kw):
+        kw.setdefault('formatter_class', _Help)
+        super().__init__(*args, **kw)
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
 def make_parser():
     "The `ktvit` argument parser with one subparser per subcommand"
-    p = argparse.ArgumentParser(prog='ktvit', description='KT-ViT vessel segmentation: data, training, inference, evaluation')
+    p = _Parser(prog='ktvit', description='KT-ViT vessel segmentation: data, training, inference, evaluation')
+    p.add_argument('--version', action='version', version=f'ktvit {__version__}')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
     s = sub.add_parser('synth', help='write a synthetic TOF-MRA-like data set with exact labels')
-    s.add_argument('out', help='output folder (package data layout)')
-    s.add_argument('--n', type=int, default=8, help='number of cases')
-    s.add_argument('--shape', type=int, nargs='+', help='case shape, X Y Z (3D) or H W (2D)')
-    s.add_argument('--seed', type=int, default=0)
-    s.add_argument('--dims', type=int, choices=(2,3), help='2 or 3 (default: from --shape, else 3)')
+    s.add_argument('out', help='output folder (package data layout); new or empty')
+    s.add_argument('--n', type=int, default=8, help='number of cases, >= 1')
+    s.add_argument('--shape', type=int, nargs='+', help=f'case shape, X Y Z (3D) or H W (2D), each >= {SYNTH_MIN_SIDE} '
+                                                          '(None: 128 128 64, or 256 256 in 2D)')
+    s.add_argument('--seed', type=int, default=0, help='case i uses seed + i, >= 0')
+    s.add_argument('--dims', type=int, choices=(2,3), help='2 or 3 (None: from --shape, else 3)')
     s.set_defaults(func=_synth)
     t = sub.add_parser('train-teacher', help='stage 1: train the H-net on HR patches')
     _add_train_args(t); t.set_defaults(func=_train_teacher)
@@ -172,35 +346,50 @@ def make_parser():
     from ktvit_nb.losses import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
     t.add_argument('--transfer', choices=tuple(KT_VARIANTS), default=DEFAULT_TRANSFER,
                    help="knowledge-transfer variant ('none': without transfer; 'paper': eq. 7 as written; see losses.KT_VARIANTS)")
-    t.add_argument('--feature-weights', type=float, nargs=4, help="override the variant's w_1..w_4 of eq. 7")
-    t.add_argument('--kl-weight', type=float, help="override the variant's w of eq. 7")
+    t.add_argument('--feature-weights', type=float, nargs=4, help="override the variant's w_1..w_4 of eq. 7, each >= 0")
+    t.add_argument('--kl-weight', type=float, help="override the variant's w of eq. 7, >= 0")
     t.add_argument('--kl-direction', choices=KL_DIRECTIONS, help="override the variant's KL direction")
-    t.add_argument('--temperature', type=float, help="override the variant's KL temperature")
-    t.add_argument('--min-teacher-dice', type=float, default=0.5, help="refuse a teacher whose best validation Dice is lower (0: any)")
+    t.add_argument('--temperature', type=float, help="override the variant's KL temperature, > 0")
+    t.add_argument('--min-teacher-dice', type=float, default=0.5, help="refuse a teacher whose best validation Dice is lower, in [0, 1] (0: any)")
     t.set_defaults(func=_train_student)
-    pr = sub.add_parser('predict', help='whole-volume vessel probability and mask for each input')
-    pr.add_argument('inputs', nargs='+', help='images: NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF')
-    pr.add_argument('--model', required=True, help='run folder or checkpoint')
-    pr.add_argument('--out', required=True, help='output folder')
-    pr.add_argument('--overlap', type=float, default=0.0, help='tile overlap in [0,1): 0 as in the paper')
-    pr.add_argument('--threshold', type=float, default=0.5)
+    pr = sub.add_parser('predict', help='whole-volume vessel probability and mask for each case')
+    pr.add_argument('inputs', nargs='+', help='image files (NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF), case '
+                                              'folders, folders of them, or a data set (cases.csv, pairs.csv, DRIVE)')
+    pr.add_argument('--model', required=True, nargs='+', action='extend',
+                    help='run folder or checkpoint; several: an ensemble (averaged probabilities)')
+    pr.add_argument('--out', required=True, help='output folder: <case>_prob and <case>_mask per case')
+    pr.add_argument('--overlap', type=float, default=0.0, help='tile overlap in [0, 1): 0 as in the paper')
+    pr.add_argument('--threshold', type=float, default=0.5, help='mask = probability >= threshold, in (0, 1)')
+    pr.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, cuda:N or mps')
+    pr.add_argument('--sw-batch-size', type=int, default=4, help='tiles per forward pass, >= 1')
+    pr.add_argument('--overwrite', action='store_true', help='replace existing outputs')
+    pr.add_argument('--allow-mismatch', action='store_true',
+                    help="predict inputs whose kind (HR/LR) or voxel size differs from the network's training data")
+    pr.add_argument('--quiet', action='store_true', help='no progress bar, no per-case lines')
     pr.set_defaults(func=_predict)
     ev = sub.add_parser('evaluate', help='metrics of predictions against labels')
-    ev.add_argument('--pred', required=True, help='folder of predictions (<case>_prob / <case>_mask)')
-    ev.add_argument('--gt', required=True, help='folder of labels (package layout or <case>.nii.gz)')
-    ev.add_argument('--mask', help='folder of brain / field-of-view masks')
-    ev.add_argument('--threshold', type=float, default=0.5)
+    ev.add_argument('--pred', required=True, help='folder of predictions (<case>_mask, <case>_prob, <case>)')
+    ev.add_argument('--gt', required=True, help='data set (package layout, cases.csv, pairs.csv, DRIVE) or folder of '
+                                                '<case>.nii.gz labels')
+    ev.add_argument('--mask', help="folder of masks replacing each case's own mask.*")
+    ev.add_argument('--no-mask', action='store_true', help="score whole images, not inside each case's mask")
+    ev.add_argument('--threshold', type=float, help='re-threshold the probability maps at this value in (0, 1) '
+                                                    '(None: score the written masks)')
     ev.add_argument('--out', default='metrics.csv', help='CSV file to write')
+    ev.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     ev.set_defaults(func=_evaluate)
-    v = sub.add_parser('view', help='open a case or a demo report in napari (or save a screenshot)')
-    v.add_argument('path', help='case folder, or a `ktvit demo` report folder')
-    v.add_argument('--case', help='report folders: which test case')
-    v.add_argument('--screenshot', help='save a PNG of the view and exit (no person needed)')
+    v = sub.add_parser('view', help='open a case, a demo report or predictions in napari (or save a screenshot)')
+    v.add_argument('path', help='case folder, `ktvit demo` report folder, or `ktvit predict` output folder')
+    v.add_argument('--gt', help='with a predict folder: the data set holding the case image and label')
+    v.add_argument('--case', help='report and predict folders: which case (None: the first)')
+    v.add_argument('--screenshot', help='save a PNG of the view (with a legend) and exit; no person needed')
+    v.add_argument('--overwrite', action='store_true', help='replace an existing --screenshot file')
     v.add_argument('--3d', dest='three_d', action='store_true', help='3D rendering')
     v.set_defaults(func=_view)
     b = sub.add_parser('bench', help='inference and training speed, memory and GFLOP/s of every network and preset')
     b.add_argument('--out', default='bench.md', help='Markdown table to write')
     b.add_argument('--quick', action='store_true', help='a 128x128x64 volume, tiny and small presets only')
+    b.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     b.set_defaults(func=_bench)
     d = sub.add_parser('demo', help='the main job on the embedded synthetic data')
     d.add_argument('--out', default='demo-report', help='report folder')
@@ -214,5 +403,8 @@ def main(argv=None):
     a = make_parser().parse_args(argv)
     try: a.func(a)
     except InputError as e:
-        print(f"ktvit {a.cmd}: error: {e}", file=sys.stderr)
+        print(f"ktvit {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"ktvit {a.cmd}: interrupted", file=sys.stderr)
+        sys.exit(130)
