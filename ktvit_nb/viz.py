@@ -52,10 +52,15 @@ def binarize(a:np.ndarray, # probability map, 0/1 mask or boolean array
 def error_codes(pred:np.ndarray, # prediction: probabilities or a binary mask
                 gt:np.ndarray, # ground-truth vessel mask, same shape
                 thresh:float=0.5, # threshold applied to `pred` (and to a float `gt`)
+                mask:np.ndarray|None=None, # region scored (brain / field of view): outside it every voxel is `BG`
                ) -> np.ndarray:
     "Per-voxel agreement code: `BG`, `TP`, `FP` or `FN` (uint8)"
     p, g = binarize(pred, thresh), binarize(gt, thresh)
     if p.shape != g.shape: raise InputError('pred', f"shape {p.shape} does not match the ground truth's {g.shape}")
+    if mask is not None:                 # as `metrics.case_metrics` scores it: only inside the mask
+        m = binarize(mask)
+        if m.shape != p.shape: raise InputError('mask', f"shape {m.shape} does not match the ground truth's {g.shape}")
+        p, g = p & m, g & m
     out = np.zeros(p.shape, np.uint8)
     out[p & g] = TP; out[p & ~g] = FP; out[~p & g] = FN
     return out
@@ -76,9 +81,10 @@ def error_shares(pred:np.ndarray, # prediction: probabilities or a binary mask
                  gt:np.ndarray, # ground-truth vessel mask, same shape
                  axis:int=2, # axis the rays run along (ignored for 2D images: one voxel per ray)
                  thresh:float=0.5, # threshold applied to `pred`
+                 mask:np.ndarray|None=None, # region scored (see `error_codes`)
                 ) -> np.ndarray:
     "Counts of found (TP), missed (FN) and false-alarm (FP) voxels on each ray along `axis`: int array `(..., 3)`"
-    codes = error_codes(pred, gt, thresh); _check_axis(codes, axis, 'pred')
+    codes = error_codes(pred, gt, thresh, mask); _check_axis(codes, axis, 'pred')
     per = np.stack([codes == k for k in SHARE_CODES], -1).astype(np.int64)   # (*shape, 3)
     return per if codes.ndim == 2 else per.sum(axis % 3)
 
@@ -93,10 +99,11 @@ def error_projection(pred:np.ndarray, # prediction: probabilities or a binary ma
                      axis:int=2, # projection axis (ignored for 2D images)
                      thresh:float=0.5, # threshold applied to `pred`
                      mode:str='share', # 'share': colours mixed by the counts on each ray; 'worst': FN over FP over TP
+                     mask:np.ndarray|None=None, # region scored (see `error_codes`)
                     ) -> np.ndarray:
     "RGB projection (float in [0,1]) of the agreement of `pred` with `gt` along `axis`"
-    if mode == 'share': return shares_rgb(error_shares(pred, gt, axis, thresh))
-    if mode == 'worst': return codes_rgb(mip(error_codes(pred, gt, thresh), axis))
+    if mode == 'share': return shares_rgb(error_shares(pred, gt, axis, thresh, mask))
+    if mode == 'worst': return codes_rgb(mip(error_codes(pred, gt, thresh, mask), axis))
     raise InputError('mode', f"must be 'share' or 'worst', got {mode!r}")
 
 # %% ../nbs/07_viz.ipynb #b8b6c099
@@ -147,12 +154,13 @@ def plot_errors(pred:np.ndarray, # prediction: probabilities or a binary mask
                 title:str='', # prefix of the figure title
                 size:float=3., # inches per panel
                 mode:str='share', # ray colouring, see `error_projection`
+                mask:np.ndarray|None=None, # region scored, as in the metrics: outside it nothing is counted or drawn
                ) -> Figure:
     "Projections of the agreement of `pred` with `gt`: each ray coloured by the share of found, missed and false-alarm voxels on it"
-    codes = error_codes(pred, gt, thresh); ax_list = _axes_for(codes, axes)
+    codes = error_codes(pred, gt, thresh, mask); ax_list = _axes_for(codes, axes)
     fig = Figure(figsize=(size * len(ax_list), size + .9), layout='constrained')
     for ax, a in zip(np.atleast_1d(fig.subplots(1, len(ax_list))), ax_list):
-        _show(ax, error_projection(pred, gt, 2 if a is None else a, thresh, mode),
+        _show(ax, error_projection(pred, gt, 2 if a is None else a, thresh, mode, mask),
               'image' if a is None else f"projection along {AXIS_NAMES[a]}")
     n = np.bincount(codes.ravel(), minlength=4)
     fig.suptitle(f"{title + ': ' if title else ''}TP {n[TP]}  FN {n[FN]}  FP {n[FP]} voxels "
