@@ -18,8 +18,9 @@ from .losses import DEFAULT_TRANSFER
 from .metrics import case_metrics, bootstrap_ci
 
 # %% auto #0
-__all__ = ['QUICK', 'RUNS', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'DemoConfig', 'train_runs', 'evaluate_runs',
-           'metric_table', 'write_report', 'run_demo']
+__all__ = ['QUICK', 'RUNS', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'NOT_METRICS', 'METRIC_UNITS',
+           'DEGENERATE_RULES', 'DemoConfig', 'train_runs', 'evaluate_runs', 'metric_unit', 'metric_table',
+           'degenerate_warnings', 'report_tables', 'write_report', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #2103fba1
 @dataclass
@@ -92,28 +93,112 @@ def evaluate_runs(data, runs:dict, out, log=print) -> pd.DataFrame:
 
 # %% ../nbs/10_demo.ipynb #afdef468
 PAPER_COLS = ['sensitivity', 'precision', 'dice']
+NOT_METRICS = ('model', 'case', 'input', 'psnr_lr_db')
 
-def metric_table(df:pd.DataFrame, models:list, cols=None, pct=('sensitivity', 'precision', 'dice', 'cldice')) -> pd.DataFrame:
-    "Mean [95% CI] per model and metric"
-    cols = cols or [c for c in df.columns if c not in ('model', 'case', 'input') and pd.api.types.is_numeric_dtype(df[c])]
+# column -> (name in the header, unit, factor applied to the stored value)
+METRIC_UNITS = {
+    'sensitivity': ('sensitivity', '%', 100), 'precision': ('precision', '%', 100), 'dice': ('Dice', '%', 100),
+    'cldice': ('clDice', '%', 100), 'auc': ('AUC', '0-1', 1), 'ap': ('AP', '0-1', 1),
+    'betti0_err': ('Betti-0 errors', 'count', 1), 'betti1_err': ('Betti-1 errors', 'count', 1),
+    'hd95': ('HD95', 'mm', 1), 'hd95_um': ('HD95', 'µm', 1)}
+
+def _mm(lo:str, hi:str, spacing) -> str:
+    "', LO-HI mm' for a radius bin given in voxels: exact for isotropic voxels, '~' with the geometric-mean voxel size otherwise"
+    if spacing is None: return ''
+    s = np.asarray(spacing, dtype=float); g = float(np.exp(np.log(s).mean()))
+    mm = f">= {float(lo) * g:.3g}" if hi == 'inf' else f"{float(lo) * g:.3g}-{float(hi) * g:.3g}"
+    return f", {'' if s.max() / s.min() < 1.01 else '~'}{mm} mm"
+
+def metric_unit(col:str, # a metric column of the demo's per-case table
+                spacing=None, # voxel size in mm: radius bins are then labelled in mm too
+               ) -> tuple[str, str, float]:
+    "(header, unit, factor) of a metric column; the header names the unit"
+    if col in METRIC_UNITS: name, unit, k = METRIC_UNITS[col]; return f"{name} ({unit})", unit, k
+    if col.startswith('recall_r'):                       # 'recall_r0.75-1.5', 'recall_r3-inf': radius bins in voxels
+        lo, hi = col[len('recall_r'):].split('-')
+        b = f"r >= {lo} vox" if hi == 'inf' else f"r {lo}-{hi} vox"
+        return f"recall {b}{_mm(lo, hi, spacing)} (%)", '%', 100
+    return col, '', 1
+
+def _num(v:float, unit:str) -> str:
+    "One number in its column's format: counts without needless decimals ('18', '18.5'), others at fixed precision"
+    if not np.isfinite(v): return 'n/a'
+    if unit == 'count': return f"{v:.0f}" if float(v).is_integer() else f"{v:.2f}".rstrip('0').rstrip('.')
+    return f"{v:.3f}" if unit == '0-1' else f"{v:.2f}"
+
+def metric_table(df:pd.DataFrame, # one row per (model, case): `evaluate_runs`
+                 models:list, # rows of the table, in order
+                 cols=None, # metric columns (default: every numeric one)
+                 spacing=None, # voxel size in mm, for the radius-bin headers
+                ) -> pd.DataFrame:
+    "Mean per model and metric, with the bootstrap 95% CI where a model has more than one case; unit in each header"
+    cols = cols or [c for c in df.columns if c not in NOT_METRICS and pd.api.types.is_numeric_dtype(df[c])]
     out = {}
     for m in models:
-        sub, row = df[df.model == m], {}
+        sub = df[df.model == m]; row = {'test volumes': str(sub.case.nunique() if 'case' in sub else len(sub))}
         for c in cols:
+            head, unit, k = metric_unit(c, spacing)
             v = sub[c].to_numpy(dtype=float); v = v[np.isfinite(v)]
-            if not len(v): row[c] = 'n/a'; continue
-            mean, lo, hi = bootstrap_ci(v)
-            k = 100 if c in pct else 1
-            row[c] = f"{k*mean:.2f} [{k*lo:.2f}, {k*hi:.2f}]" if len(v) > 1 else f"{k*mean:.2f}"
+            if not len(v): row[head] = 'n/a'; continue
+            mean, lo, hi = (k * x for x in bootstrap_ci(v))
+            row[head] = f"{_num(mean, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]" if len(v) > 1 else _num(mean, unit)
         out[m] = row
     return pd.DataFrame(out).T
 
 # %% ../nbs/10_demo.ipynb #998963e5
 def _md_table(t:pd.DataFrame) -> str:
+    "Markdown table of `t`, model names first, the other columns right-aligned (no tabulate needed)"
     cols = list(t.columns)
-    lines = ['| model | ' + ' | '.join(cols) + ' |', '|---|' + '---|'*len(cols)]
+    lines = ['| model | ' + ' | '.join(map(str, cols)) + ' |', '|---|' + '---:|'*len(cols)]
     lines += [f"| {i} | " + ' | '.join(str(v) for v in r) + ' |' for i, r in zip(t.index, t.values)]
     return '\n'.join(lines)
+
+DEGENERATE_RULES = (   # (test on one case's metrics, what it means) - the rules in the text above
+    (lambda r: r.sensitivity >= .99 and r.precision <= .5,
+     "an all-vessel prediction: sensitivity >= 99% at precision <= 50%, i.e. at least twice as many voxels called "
+     "vessel as the label holds"),
+    (lambda r: r.sensitivity <= .01, "an all-background prediction: sensitivity <= 1%"),
+    (lambda r: r.get('auc', np.nan) <= .6, "probabilities that barely rank vessel above background: AUC <= 0.6"),
+)
+
+def degenerate_warnings(df:pd.DataFrame, # one row per (model, case): `evaluate_runs`
+                        models=None, # models to check (default: all, in order of appearance)
+                       ) -> list[str]:
+    "One warning line per model on which some rule of `DEGENERATE_RULES` holds, naming the rules, cases and numbers"
+    out = []
+    for m in models or list(dict.fromkeys(df.model)):
+        sub, found = df[df.model == m], []
+        for rule, what in DEGENERATE_RULES:
+            hit = sub[[bool(rule(r)) for _, r in sub.iterrows()]]
+            if len(hit): found.append(f"{what}, on {len(hit)} of {len(sub)} test volume(s) ({', '.join(map(str, hit.case))})")
+        if found:
+            nums = f"sensitivity {100*sub.sensitivity.mean():.1f}%, precision {100*sub.precision.mean():.1f}%" + (
+                f", AUC {sub.auc.mean():.3f}" if 'auc' in sub else '')
+            out.append(f"**Warning: {m} looks degenerate** ({nums}, mean over its test volumes): " + '; '.join(found) + '.')
+    return out
+
+def report_tables(df:pd.DataFrame, # one row per (model, case): `evaluate_runs`
+                  models:list, # the models trained, in `RUNS` order
+                  spacing=None, # voxel size in mm, for the radius-bin headers
+                 ) -> list[str]:
+    "Markdown lines of the report's tables: how to read the cells, degenerate-model warnings, Tables 1-3"
+    n = df[df.model.isin(models)].groupby('model').case.nunique()
+    lines = (["Cells: the mean over each model's test volumes, with the bootstrap 95% interval of the mean in "
+              "brackets where a model has more than one volume. Units are in the column headers."]
+             if (n > 1).any() else
+             ["Each model was scored on one test volume: cells are that volume's values (no intervals). "
+              "Units are in the column headers."]) + ['']
+    warn = degenerate_warnings(df, [m for m in models if m in n.index])
+    if warn: lines += [f"- {w}" for w in warn] + ['']
+    tables = [("Table 1: HR input (cf. the paper's Table 1)", TABLE1), ("Table 2: LR input (cf. the paper's Table 2)", TABLE2),
+              ("Table 3: convolutional embedding against max pooling (cf. the paper's Table 3)", TABLE3)]
+    extra = [k for k in df.columns if k not in PAPER_COLS + list(NOT_METRICS)]
+    for title, names in tables:
+        names = [m for m in names if m in models]
+        if len(names) < 2: continue
+        lines += [f"## {title}", "", _md_table(metric_table(df, names, PAPER_COLS, spacing)), "",
+                  "Beyond the paper:", "", _md_table(metric_table(df, names, extra, spacing).drop(columns='test volumes')), ""]
+    return lines
 
 def write_report(df:pd.DataFrame, runs:dict, data, out, cfg:DemoConfig, seconds:float) -> Path:
     "Write `report.md`, `metrics.csv` and the figures into `out`"
@@ -121,34 +206,30 @@ def write_report(df:pd.DataFrame, runs:dict, data, out, cfg:DemoConfig, seconds:
     out = Path(out); figs = out/'figures'
     with atomic_path(out/'metrics.csv') as t: df.to_csv(t, index=False)
     cases = {c.name: c for c in find_cases(data)}
-    cn = df.case.iloc[0]; c = load_case(cases[cn])
+    cn = df.case.iloc[0]; c = load_case(cases[cn]); spacing = tuple(c['image'].spacing)
     hw = torch.cuda.get_device_name() if torch.cuda.is_available() else f"{torch.get_num_threads()} CPU thread(s)"
     lines = [f"# KT-ViT demo report", "",
-             f"Synthetic TOF-MRA-like data: {cfg.n_cases} cases of {'x'.join(map(str, cfg.shape))} voxels, "
-             f"test cases {sorted(df.case.unique())}; preset `{cfg.preset}`, {cfg.epochs} epoch(s) of "
-             f"{cfg.n_per_case} crops of {'x'.join(map(str, cfg.patch_size))} per training case; total run time "
-             f"{seconds/60:.1f} min on {hw}.", "",
+             f"Synthetic TOF-MRA-like data: {cfg.n_cases} cases of {'x'.join(map(str, cfg.shape))} voxels of "
+             f"{'x'.join(f'{s:g}' for s in spacing)} mm, test cases {sorted(df.case.unique())}; preset `{cfg.preset}`, "
+             f"{cfg.epochs} epoch(s) of {cfg.n_per_case} crops of {'x'.join(map(str, cfg.patch_size))} per training "
+             f"case; total run time {seconds/60:.1f} min on {hw}.", "",
              f"PSNR of the LR input against HR (paper's protocol, factor 2): "
-             f"{df.groupby('case').psnr_lr_db.first().mean():.2f} dB (mean over test cases).", "",
-             "Cells: mean over test volumes [bootstrap 95% CI]; sensitivity, precision, Dice and clDice in %, HD95 in mm.", ""]
-    tables = [("Table 1: HR input (cf. the paper's Table 1)", TABLE1), ("Table 2: LR input (cf. the paper's Table 2)", TABLE2),
-              ("Table 3: convolutional embedding against max pooling (cf. the paper's Table 3)", TABLE3)]
-    for title, models in tables:
-        models = [m for m in models if m in runs]
-        if len(models) < 2: continue
-        lines += [f"## {title}", "", _md_table(metric_table(df, models, PAPER_COLS)), "",
-                  "Beyond the paper:", "", _md_table(metric_table(df, models, [k for k in df.columns if k not in
-                  PAPER_COLS + ['model', 'case', 'input', 'psnr_lr_db']])), ""]
-    lines += ["## Figures", "", f"Maximum-intensity projections of test case `{cn}`: white = vessel found, orange = "
-              "missed, sky blue = false alarm.", ""]
+             f"{df.groupby('case').psnr_lr_db.first().mean():.2f} dB (mean over test cases).", ""]
+    lines += report_tables(df, list(runs), spacing)
+    lines += ["## Figures", "", f"Projections of test case `{cn}` along X, Y and Z. Each ray's colour mixes white "
+              "(vessel found), orange (missed) and sky blue (false alarm) in proportion to the voxels of each kind "
+              "along it: a pale orange ray is mostly found, a full orange one entirely missed; black rays cross no "
+              "vessel. As in the tables, only voxels inside the case's mask are counted.", ""]
     save_fig(plot_lr_hr(c['hr'], c['lr'], {}, gt=None), figs/'lr_hr.png'); lines += ["![LR and HR](figures/lr_hr.png)", ""]
     for name in runs:
         prob = read_image(Path(out)/'predictions'/_slug(name)/f'{cn}_prob.nii.gz').array
         f = figs/f'errors_{_slug(name)}.png'
-        save_fig(plot_errors(prob, c['label'], title=name), f); lines += [f"![{name}](figures/{f.name})", ""]
+        save_fig(plot_errors(prob, c['label'], title=name, mask=c['mask']), f); lines += [f"![{name}](figures/{f.name})", ""]
         cur = figs/f'curves_{_slug(name)}.png'
         save_fig(plot_curves(Path(runs[name])/'metrics.csv'), cur)
-    lines += ["Training curves: " + ', '.join(f"[{n}](figures/curves_{_slug(n)}.png)" for n in runs), "",
+    lines += ["Training curves (losses, validation metrics and the learning rate on separate axes; for the L-net "
+              "with KT, `train_loss` is the eq. 7 sum and `valid_loss` the task loss alone): " +
+              ', '.join(f"[{n}](figures/curves_{_slug(n)}.png)" for n in runs), "",
               "Predictions (NIfTI, with the input's geometry): `predictions/<model>/<case>_prob.nii.gz` and `_mask.nii.gz`.", ""]
     with atomic_path(out/'report.md') as t: t.write_text('\n'.join(lines))
     return out/'report.md'
