@@ -424,6 +424,7 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
               *,
               labels=('label',), # names drawn as labels layers (masks; floats are thresholded)
               errors_from:tuple|None=None, # (pred_name, gt_name): add found, misses and false-alarms layers
+              scored:str|None=None, # name of a mask layer (brain / field of view): errors counted inside it only
               thresh:float=0.5, # threshold for probability maps
               axis:int=2, # slicing axis of volumes in 2D display
               ndisplay:int=2, # 2 for slices, 3 for volume rendering
@@ -436,7 +437,7 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
     from napari.utils.colormaps import DirectLabelColormap
     if ndisplay not in (2, 3): raise InputError('ndisplay', f"must be 2 or 3, got {ndisplay}")
     arrs = {k: np.asarray(v) for k, v in layers.items()}
-    for k in [*labels, *(errors_from or ())]:
+    for k in [*labels, *(errors_from or ()), *([scored] if scored else [])]:
         if k not in arrs: raise InputError(k, f"not among the layers {list(arrs)}")
     viewer = napari.Viewer(title='ktvit_nb', ndisplay=ndisplay, show=bool(show or screenshot))
     shown, hidden = [], []
@@ -453,7 +454,7 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
         else: hidden.append((name, LABEL_COLOR))
     codes = None
     if errors_from:
-        codes = error_codes(arrs[errors_from[0]], arrs[errors_from[1]], thresh)
+        codes = error_codes(arrs[errors_from[0]], arrs[errors_from[1]], thresh, arrs[scored] if scored else None)
         for code, nm, col in ((TP, 'found (TP)', TP_COLOR), (FN, 'misses (FN)', FN_COLOR),
                               (FP, 'false alarms (FP)', FP_COLOR)):
             viewer.add_labels((codes == code).astype(np.uint8), name=nm, colormap=solid(col),
@@ -472,6 +473,7 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
         step = list(viewer.dims.current_step); step[axis % 3] = k; viewer.dims.current_step = tuple(step)
         note = (f"slice {AXIS_NAMES[axis % 3]} = {k} (of 0-{some.shape[axis % 3] - 1})" if ndisplay == 2 else
                 "3D view: images rendered as MIP")
+    if errors_from and scored: note = '; '.join(t for t in (note, f"errors counted inside '{scored}' only") if t)
     viewer.reset_view()
     if screenshot is not None:
         from PIL import Image

@@ -20,7 +20,10 @@ CHILD = textwrap.dedent('''
     pred[4:10, 15:18, 2:5] = .1         # misses
     pred[22:27, 4:9, 2:5] = .8          # false alarm
     hr = gt * .8 + np.random.default_rng(0).normal(0, .05, gt.shape)
-    v = view_case({'HR': hr, 'pred': pred, 'label': gt}, errors_from=('pred', 'label'), axis=2,
+    mask = np.ones(gt.shape, bool); mask[20:] = False    # scored region without the false alarm (argv[3] == 'scored')
+    scored = sys.argv[3] == 'scored' if len(sys.argv) > 3 else False
+    v = view_case({'HR': hr, 'pred': pred, 'label': gt, 'mask': mask}, errors_from=('pred', 'label'), axis=2,
+                  scored='mask' if scored else None,
                   ndisplay=int(sys.argv[2]), screenshot=sys.argv[1], size=(400, 400), show=False)
 ''')
 
@@ -48,15 +51,15 @@ def _near(img, rgb, tol=40):
     "Mask of pixels within `tol` (per channel, 0-255) of the colour `rgb` given in [0,1]"
     return (np.abs(img[..., :3].astype(int) - np.round(np.array(rgb) * 255).astype(int)) <= tol).all(-1)
 
-def _run(display, tmp_path, ndisplay):
+def _run(display, tmp_path, ndisplay, *extra):
     png = tmp_path/f'case{ndisplay}d.png'
     env = {**os.environ, 'DISPLAY': display, 'XDG_RUNTIME_DIR': str(tmp_path)}
     env.pop('QT_QPA_PLATFORM', None)
-    res = subprocess.run([sys.executable, '-c', CHILD, str(png), str(ndisplay)], env=env, cwd=ROOT,
+    res = subprocess.run([sys.executable, '-c', CHILD, str(png), str(ndisplay), *extra], env=env, cwd=ROOT,
                          capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stderr[-3000:]
     if os.environ.get('KTVIT_SCREENS'):   # keep a copy to look at
-        shutil.copy(png, Path(os.environ['KTVIT_SCREENS'])/('napari_case.png' if ndisplay == 2 else 'napari_case_3d.png'))
+        shutil.copy(png, Path(os.environ['KTVIT_SCREENS'])/f"napari_case{'' if ndisplay == 2 else '_3d'}{''.join('_' + e for e in extra)}.png")
     from PIL import Image
     full = np.asarray(Image.open(png))
     assert full.shape[1] == SIZE[1] and full.shape[0] > SIZE[0] + 30 and full.shape[2] in (3, 4), full.shape
@@ -69,7 +72,7 @@ def _check_legend(band):
     "The band under the canvas: white background, a swatch for found, missed and false alarm, dark text"
     from ktvit_nb.viz import FN_COLOR, FP_COLOR, TP_COLOR
     assert (band[..., :3] == 255).all(-1).mean() > .5              # mostly white paper
-    for col in (FN_COLOR, FP_COLOR): assert _near(band, col, 2).sum() > 50, col
+    for col in (FN_COLOR, FP_COLOR, TP_COLOR): assert _near(band, col, 2).sum() > 50, col
     assert (band[..., :3] < 80).all(-1).sum() > 200                # the layer names (black text)
 
 def test_view_case_2d(display, tmp_path):
@@ -88,3 +91,9 @@ def test_view_case_3d(display, tmp_path):
     from ktvit_nb.viz import FN_COLOR, FP_COLOR
     img = _run(display, tmp_path, 3)
     assert _near(img, FN_COLOR).sum() > 50 and _near(img, FP_COLOR).sum() > 50
+
+def test_view_case_scored(display, tmp_path):
+    "With `scored='mask'` errors count inside the mask only, as the metrics do: the false alarm outside it is not drawn"
+    from ktvit_nb.viz import FN_COLOR, FP_COLOR
+    img = _run(display, tmp_path, 2, 'scored')
+    assert _near(img, FN_COLOR).sum() > 100 and _near(img, FP_COLOR).sum() == 0
