@@ -14,7 +14,7 @@ from .io import Image, read_image, save_image, check_label, check_pair, image_su
 
 # %% auto #0
 __all__ = ['CaseFiles', 'find_cases', 'split_cases', 'load_or_make_splits', 'normalize_intensity', 'load_case', 'augment_patch',
-           'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
+           'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
 
 # %% ../../nbs/01b_data.datasets.ipynb #3f0b2479
 @dataclass
@@ -229,6 +229,18 @@ def augment_patch(x:np.ndarray, # (C, *spatial) stack of inputs and label
     k = int(rng.integers(4)) if x.shape[1] == x.shape[2] else 2 * int(rng.integers(2))
     return np.rot90(x, k, axes=(1, 2))
 
+def pad_to_patch(case:dict, # from `load_case` (arrays of one shape under any keys)
+                 patch_size:tuple, # crop size
+                ) -> dict:
+    "The case with every array reflect-padded (split evenly at both ends) along the axes shorter than the patch"
+    shape = case['label'].shape
+    if len(shape) != len(patch_size) or all(s >= p for s, p in zip(shape, patch_size)): return case
+    pad = [((p - s + 1)//2, (p - s)//2) if s < p else (0, 0) for s, p in zip(shape, patch_size)]
+    out = dict(case, padded_from=shape)
+    for k, v in case.items():
+        if isinstance(v, np.ndarray) and v.shape == shape: out[k] = np.pad(v, pad, mode='reflect' if min(shape) > 1 else 'edge')
+    return out
+
 class PatchDataset(Dataset):
     "Random (or, without augmentation, deterministic) fixed-size crops of loaded cases, `n_per_case` per case"
     def __init__(self, cases:list, # dicts from `load_case` (need the `inputs` keys and 'label')
@@ -240,19 +252,18 @@ class PatchDataset(Dataset):
                  seed:int=0, # seed
                 ):
         if not cases: raise InputError('cases', "no cases to sample from")
-        self.cases, self.n_per_case, self.inputs = list(cases), n_per_case, tuple(inputs)
+        self.n_per_case, self.inputs = n_per_case, tuple(inputs)
         self.pos_fraction, self.augment, self.seed = pos_fraction, augment, seed
-        self.ndim = self.cases[0]['label'].ndim
+        self.ndim = cases[0]['label'].ndim
         self.patch_size = _as_patch(patch_size, self.ndim)
+        if any(p < 1 for p in self.patch_size): raise InputError('patch_size', f"{self.patch_size}: every size must be positive")
+        self.cases = [pad_to_patch(c, self.patch_size) for c in cases]
         for c in self.cases:
             name, shape = c.get('name', '?'), c['label'].shape
             if len(shape) != self.ndim: raise InputError(name, f"is {len(shape)}D but other cases are {self.ndim}D")
             for k in self.inputs:
                 if k not in c: raise InputError(name, f"has no {k!r} array")
                 if c[k].shape != shape: raise InputError(name, f"{k} shape {c[k].shape} differs from label shape {shape}")
-            if any(s < p for s, p in zip(shape, self.patch_size)):
-                raise InputError(name, f"volume {shape} is smaller than the patch {self.patch_size}; "
-                                       "use a smaller patch size")
         self._fg = [np.flatnonzero(c['label']) for c in self.cases]
         self._rng, self._rng_key = None, object()
 
