@@ -244,7 +244,7 @@ def _prediction_layers(p, case, gt):
     return layers, errors, ('label',) if 'label' in layers else ()
 
 # %% ../nbs/08_cli.ipynb #cc40843d
-_NO_DISPLAY = ("no display: run it on a desktop, or under `xvfb-run -a ktvit view ...` (install Xvfb: "
+_NO_DISPLAY = ("is not set (no display): run it on a desktop, or under `xvfb-run -a ktvit view ...` (install Xvfb: "
                "apt-get install xvfb), or save a picture with --screenshot FILE.png")
 
 def _qt_probe(env=None) -> str|None:
@@ -272,9 +272,9 @@ def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb 
                   ):
     "Make sure napari can draw, before Qt is imported: returns an Xvfb process to stop afterwards (or None); `InputError` if not"
     if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')) and os.environ.get('QT_QPA_PLATFORM') != 'offscreen':
-        if not screenshot: raise InputError('display', _NO_DISPLAY)
+        if not screenshot: raise InputError('DISPLAY', _NO_DISPLAY)
         started = _start_xvfb()
-        if started is None: raise InputError('display', "none, and Xvfb is not installed: install it (apt-get install xvfb) "
+        if started is None: raise InputError('DISPLAY', "is not set and Xvfb is not installed: install it (apt-get install xvfb) "
                                                         "or run under `xvfb-run -a ktvit view ... --screenshot FILE.png`")
         os.environ['DISPLAY'] = started[1]
     else: started = None
@@ -282,7 +282,7 @@ def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb 
     if problem is not None:
         if started is not None: started[0].kill(); started[0].wait()
         shown = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.environ.get('QT_QPA_PLATFORM')
-        raise InputError('display', f"Qt cannot open {shown} ({problem}); " + _NO_DISPLAY.split(': ', 1)[1])
+        raise InputError('display', f"Qt cannot open {shown} ({problem}): " + _NO_DISPLAY.split(': ', 1)[1])
     return started[0] if started else None
 
 def _view(a):
@@ -291,9 +291,9 @@ def _view(a):
     if a.screenshot is not None:
         if Path(a.screenshot).suffix.lower() != '.png': raise InputError('--screenshot', f"{a.screenshot}: give a .png file name")
         check_output(a.screenshot, '--screenshot', inputs=[a.path, a.gt], overwrite=a.overwrite)
+    layers, errors, labels = case_layers(a.path, a.case, a.gt)   # files first: their errors need no display
     xvfb = ensure_display(a.screenshot is not None)
     try:
-        layers, errors, labels = case_layers(a.path, a.case, a.gt)
         from ktvit_nb.viz import view_case
         view_case(layers, labels=labels, errors_from=errors, ndisplay=3 if a.three_d else 2,
                   screenshot=a.screenshot, show=a.screenshot is None)
@@ -405,6 +405,8 @@ def main(argv=None):
     except InputError as e:
         print(f"ktvit {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:   # `ktvit evaluate ... | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(0)
     except KeyboardInterrupt:
         print(f"ktvit {a.cmd}: interrupted", file=sys.stderr)
         sys.exit(130)

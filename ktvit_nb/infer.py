@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_infer.ipynb #38396670
 from __future__ import annotations
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
@@ -113,7 +114,9 @@ def _checkpoint(path):
     from ktvit_nb.learner import load_checkpoint
     p = Path(path)
     if p.is_file() and p.stat().st_size == 0: raise InputError(p, "is an empty file, not a checkpoint")
-    try: return load_checkpoint(p)
+    try:
+        with warnings.catch_warnings():   # torch's notes on foreign pickles would add lines to the one-line error
+            warnings.simplefilter('ignore'); return load_checkpoint(p)
     except InputError: raise
     except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__})") from None
 
@@ -219,7 +222,7 @@ def predict_files(model, # network, checkpoint file or run folder, or a list of 
                  ) -> list[tuple[Path, Path]]:
     "Check every input, then predict each case and write `<case>_prob` and `<case>_mask` in `out_dir` with its geometry"
     check_number('--overlap', overlap, 0, 1, hi_open=True); check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
-    check_number('sw_batch_size', sw_batch_size, 1)
+    check_number('--sw-batch-size', sw_batch_size, 1)
     dev = resolve_device(device)
     nets = load_models(model)
     nd, kind = nets[0].config.get('spatial_dims', 3), nets[0].input_kind

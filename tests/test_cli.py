@@ -17,7 +17,7 @@ def runs(tmp_path_factory):
     ktvit('synth', d/'data', '--n', 3, '--shape', 32, 32, 32, '--seed', 3)
     common = ['--data', d/'data', '--epochs', 1, '--patch-size', 32, 32, 16, '--n-per-case', 2, '--bs', 2]
     ktvit('train-teacher', *common, '--out', d/'hnet', '--preset', 'tiny')
-    ktvit('train-student', *common, '--out', d/'lnet', '--teacher', d/'hnet')
+    ktvit('train-student', *common, '--out', d/'lnet', '--teacher', d/'hnet', '--min-teacher-dice', 0)
     return d
 
 def test_run_folders(runs):
@@ -27,16 +27,22 @@ def test_run_folders(runs):
     assert {'task_loss', 'mse_embed1_loss', 'mse_embed2_loss', 'mse_dec1_loss', 'mse_dec2_loss', 'kl_loss', 'dice'} <= set(cols)
 
 def test_predict_keeps_geometry_and_evaluate(runs):
+    "predict -> evaluate as a user types it: a case folder in, outputs named after the case, the written mask scored"
     from ktvit_nb.data.io import read_image
-    img = runs/'data'/'case_000'/'image.nii.gz'
-    ktvit('predict', img, '--model', runs/'lnet', '--out', runs/'pred')
-    src, prob = read_image(img), read_image(runs/'pred'/'image_prob.nii.gz')
+    ktvit('predict', runs/'data'/'case_000', '--model', runs/'lnet', '--out', runs/'pred')
+    src, prob = read_image(runs/'data'/'case_000'/'image_lr.nii.gz'), read_image(runs/'pred'/'case_000_prob.nii.gz')
     np.testing.assert_allclose(prob.affine, src.affine); assert prob.array.shape == src.array.shape
-    (runs/'pred'/'image_prob.nii.gz').rename(runs/'pred'/'case_000_prob.nii.gz')
-    (runs/'pred'/'image_mask.nii.gz').unlink()
     r = ktvit('evaluate', '--pred', runs/'pred', '--gt', runs/'data', '--out', runs/'m.csv')
     df = pd.read_csv(runs/'m.csv')
     assert list(df.iloc[:, 0]) == ['case_000'] and 0 <= df.dice[0] <= 1 and 'dice' in r.stdout
+    assert df.scored[0] == 'case_000_mask.nii.gz > 0'
+
+def test_help_version_and_ensemble(runs):
+    assert ktvit('--version').stdout.startswith('ktvit ')
+    h = ' '.join(ktvit('predict', '--help').stdout.split())
+    assert '(default: 0.5)' in h and '--device' in h and '--allow-mismatch' in h
+    ktvit('predict', runs/'data', '--model', runs/'lnet', runs/'lnet', '--out', runs/'ens', '--device', 'cpu', '--quiet')
+    assert len(list((runs/'ens').glob('case_*_prob.nii.gz'))) == 3
 
 def test_bad_inputs_exit_2_and_write_nothing(runs, tmp_path):
     bad = tmp_path/'broken.nii.gz'; bad.write_bytes(b'not an image at all')
@@ -47,7 +53,7 @@ def test_bad_inputs_exit_2_and_write_nothing(runs, tmp_path):
     assert r.returncode == 2 and 'no such checkpoint' in r.stderr
     ktvit('synth', tmp_path/'d2', '--n', 3, '--shape', 32, 32)
     r = ktvit('train-student', '--data', tmp_path/'d2', '--teacher', runs/'hnet', '--out', tmp_path/'l2', '--epochs', 1,
-              '--patch-size', 32, 32, '--n-per-case', 2, ok=False)
+              '--patch-size', 32, 32, '--n-per-case', 2, '--min-teacher-dice', 0, ok=False)
     assert r.returncode == 2 and 'spatial_dims=3 (student: 2)' in r.stderr and not (tmp_path/'l2'/'last.pt').exists()
 
 def test_demo_quick(tmp_path):
