@@ -79,8 +79,7 @@ def w(tmp_path_factory):
     lab = (rng.random((32, 32, 32)) > .9).astype(np.uint8); img = rng.random((32, 32, 32), dtype=np.float32) + lab
     sets = {'threelabel': lambda i: (img, lab * (1 + (i == 0) * (np.arange(32)[:, None, None] % 2))),
             'shape': lambda i: (img, lab if i else lab[:, :, :30]),
-            'affine': lambda i: (img, lab), 'nanset': lambda i: (np.where(lab, np.nan, img) if i == 1 else img, lab),
-            'small': lambda i: (img[:16, :16, :16], lab[:16, :16, :16])}
+            'affine': lambda i: (img, lab), 'nanset': lambda i: (np.where(lab, np.nan, img) if i == 1 else img, lab)}
     for s, f in sets.items():
         for i in range(3):
             im, lb = f(i)
@@ -157,7 +156,6 @@ CASES = {
     'train-label-shape': (teacher(data='shape'), 'does not match'),
     'train-label-affine': (teacher(data='affine'), 'geometry (affine) does not match'),
     'train-nan-image': (teacher(data='nanset'), 'NaN/Inf'),
-    'train-too-small': (teacher(data='small'), 'smaller than the patch'),
     'train-2d-in-test-split': (teacher(data='mixed'), 'is 2D but the training cases are 3D'),
     # train-student
     'student-no-teacher': (student(tch='nowhere'), 'nowhere: no such checkpoint'),
