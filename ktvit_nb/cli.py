@@ -218,8 +218,10 @@ def _prediction_layers(p, case, gt):
     "A `ktvit predict` folder: one case's probabilities and mask, with its image and label from `gt`"
     from ktvit_nb.data.io import read_image
     from ktvit_nb.metrics import find_predictions, _gt_index
-    try: preds = find_predictions(p)
-    except InputError: raise InputError(p, "is neither a case folder (image.*), a `ktvit demo` report nor a `ktvit predict` folder") from None
+    try: preds = {c: f for c, f in find_predictions(p).items() if f['prob'] or f['mask']}
+    except InputError: preds = {}
+    if not preds: raise InputError(p, "is neither a case folder (image.*), a `ktvit demo` report nor a `ktvit predict` "
+                                      "folder (<case>_prob, <case>_mask)")
     case = case or next(iter(preds))
     if case not in preds: raise InputError(p, f"has no predictions for case {case!r}; it has {sorted(preds)[:8]}")
     layers = {}

@@ -233,6 +233,7 @@ CASES = {
     'view-not-png': (['view', 'data/case_000', '--screenshot', 'v.jpg'], '--screenshot: v.jpg: give a .png'),
     'view-screenshot-exists': (['view', 'data/case_000', '--screenshot', 'v.png'], 'v.png: already exists'),
     'view-nothing-to-view': (['view', 'readonly', '--screenshot', 'new.png'], 'readonly: is neither a case folder'),
+    'view-run-folder': (['view', L, '--screenshot', 'new.png'], 'l: is neither a case folder'),
     'bench-out-exists': (['bench', '--out', 'exists.csv'], 'exists.csv: already exists'),
     'demo-out-file': (['demo', '--out', 'bad/afile'], 'afile: is an existing file'),
 }
