@@ -312,6 +312,32 @@ def _bench(a):
     run_bench(a.out, quick=a.quick)
     print(f"wrote {a.out}")
 
+# %% ../nbs/08_cli.ipynb #7a00b328
+def _add_study_args(s):
+    "One option per `StudyConfig` field, typed, defaulted and documented by the dataclass itself"
+    import dataclasses
+    from fastcore.docments import docments
+    from ktvit_nb.study import StudyConfig
+    docs, base = docments(StudyConfig), StudyConfig()
+    s.add_argument('--out', required=True, help='study folder (a new one, or a study to continue)')
+    s.add_argument('--quick', action='store_true', help='the tiny smoke-test design (QUICK_STUDY) as the base')
+    for f in dataclasses.fields(StudyConfig):
+        d = getattr(base, f.name); kind = type(d[0]) if isinstance(d, tuple) else type(d) if d is not None else str
+        if f.name == 'lr_factor': kind = float
+        s.add_argument('--' + f.name.replace('_', '-'), type=kind, nargs='+' if isinstance(d, tuple) else None,
+                       help=(docs.get(f.name) or f.name) + f' (default {d})', default=None)
+
+def _study(a):
+    import dataclasses
+    from ktvit_nb.study import StudyConfig, QUICK_STUDY, run_study
+    over = {f.name: getattr(a, f.name) for f in dataclasses.fields(StudyConfig) if getattr(a, f.name) is not None}
+    cfg = dataclasses.replace(QUICK_STUDY if a.quick else StudyConfig(), **over)
+    out = check_output(a.out, '--out', folder=True, inputs=[cfg.data])
+    if out.is_dir() and any(out.iterdir()) and not (out/'design.json').exists():
+        raise InputError(f"--out {out}", "holds files but no study (design.json); choose a new folder")
+    run_study(out, cfg)
+    print(f"open {out/'summary.md'}")
+
 # %% ../nbs/08_cli.ipynb #1511735f
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     "Every default in `--help`, except where there is none to show (required arguments, flags, None)"
@@ -393,6 +419,8 @@ def make_parser():
     b.add_argument('--quick', action='store_true', help='a 128x128x64 volume, tiny and small presets only')
     b.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     b.set_defaults(func=_bench)
+    st = sub.add_parser('study', help='paired multi-seed comparison of knowledge-transfer variants (the L-net without transfer as reference)')
+    _add_study_args(st); st.set_defaults(func=_study)
     d = sub.add_parser('demo', help='the main job on the embedded synthetic data')
     d.add_argument('--out', default='demo-report', help='report folder')
     d.add_argument('--quick', action='store_true', help='a one-minute smoke run')

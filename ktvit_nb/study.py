@@ -31,29 +31,34 @@ class StudyConfig:
     folds:int=5 # real data: K folds of the cases, each fold once the test set (K = number of cases: leave one out)
     n_cases:int=16 # synthetic: cases per seed
     shape:tuple=(96, 96, 48) # synthetic: case shape
-    lr_factor:float=2. # LR protocol factor (synthetic cases; real cases without an LR image)
+    lr_factor:float|None=None # LR protocol factor of cases without an LR image; None: the data set's own (synthetic and DRIVE 2, vesselNN 2x2x1)
     snr:float=20. # synthetic: tissue SNR
     n_test:int=8 # synthetic: test cases per seed
     n_valid:int=2 # validation cases per unit
     # one training budget for every run
-    preset:str='tiny'
-    epochs:int=12
-    patch_size:tuple=(32, 32, 32)
-    bs:int=4
-    n_per_case:int=16
-    lr:float=1e-2
-    warmup:float=0.1
+    preset:str='tiny' # network size of the H-net and every L-net
+    epochs:int=12 # epochs per run, cosine-annealed after the warm-up
+    patch_size:tuple=(32, 32, 32) # training crop (2 sizes for 2D data)
+    bs:int=4 # crops per batch
+    n_per_case:int=16 # crops per training case per epoch
+    lr:float=1e-2 # peak learning rate
+    warmup:float=0.1 # share of each run warming up linearly before the cosine
     min_teacher_dice:float=0.5 # units whose H-net scores lower get no transfer runs (counted, not hidden)
     collapse_dice:float=0.25 # a run whose mean test Dice is lower counts as collapsed
 
     def __post_init__(self):
+        from ktvit_nb.core import check_number
+        for k, lo in [('folds', 2), ('n_cases', 3), ('n_test', 1), ('n_valid', 1), ('epochs', 1), ('bs', 1), ('n_per_case', 1)]:
+            check_number(f"--{k.replace('_', '-')}", getattr(self, k), lo)
+        check_number('--lr', self.lr, 0, lo_open=True); check_number('--warmup', self.warmup, 0, 1, hi_open=True)
+        if not self.seeds: raise InputError('--seeds', "give at least one seed")
         self.variants, self.seeds = tuple(self.variants), tuple(self.seeds)
         self.shape, self.patch_size = tuple(self.shape), tuple(self.patch_size)
         bad = [v for v in self.variants if v not in KT_VARIANTS]
-        if bad: raise InputError('variants', f"unknown transfer variant(s) {bad}; choose from {', '.join(KT_VARIANTS)}")
-        if self.reference not in self.variants: raise InputError('reference', f"{self.reference!r} is not among the variants {self.variants}")
+        if bad: raise InputError('--variants', f"unknown transfer variant(s) {bad}; choose from {', '.join(KT_VARIANTS)}")
+        if self.reference not in self.variants: raise InputError('--reference', f"{self.reference!r} is not among the variants {self.variants}")
         if self.data is None and self.n_test + self.n_valid >= self.n_cases:
-            raise InputError('n_cases', f"{self.n_cases} cases leave none for training after {self.n_test} test + {self.n_valid} valid")
+            raise InputError('--n-cases', f"{self.n_cases} cases leave none for training after {self.n_test} test + {self.n_valid} valid")
 
 QUICK_STUDY = StudyConfig(variants=('none', 'paper', 'norm', 'finetune'), seeds=(0, 1), n_cases=5, shape=(32, 32, 32),
                           n_test=2, n_valid=1, epochs=1, patch_size=(32, 32, 32), bs=2, n_per_case=2,
@@ -162,7 +167,7 @@ def run_study(out, # study folder (created; an existing one with the same design
     for i, u in enumerate(_units(cfg, out)):
         if cfg.data is None and not (Path(u['data'])/'case_000').exists():
             write_synth_dataset(u['data'], cfg.n_cases, cfg.shape, seed=1000*(u['seed']+1), progress=False,
-                                lr_factor=cfg.lr_factor, snr=cfg.snr)
+                                lr_factor=cfg.lr_factor or 2, snr=cfg.snr)
         log(f"unit {i+1}: {u['unit']} ({time.perf_counter()-t0:.0f} s into the study)")
         runs = {'hnet': _train(cfg, u, out, None, log)}
         runs['hnet-on-lr'] = runs['hnet']

@@ -62,3 +62,12 @@ def test_demo_quick(tmp_path):
     assert 'Table 1' in rep and 'Table 2' in rep and 'L-net with KT' in rep
     assert len(list((tmp_path/'demo'/'predictions').glob('*/*_prob.nii.gz'))) == 5
     assert (tmp_path/'demo'/'metrics.csv').exists() and 'report.md' in r.stdout
+
+
+def test_study_quick(tmp_path):
+    "`ktvit study --quick` end to end: every file of a study folder, and a re-run continues instead of retraining"
+    out = tmp_path/'study'
+    r = ktvit('study', '--quick', '--out', out)
+    assert {'design.json', 'cases.csv', 'summary.csv', 'summary.md', 'forest.png'} <= {p.name for p in out.iterdir()}
+    r2 = ktvit('study', '--quick', '--out', out)
+    assert 'trained in' in r.stdout and 'trained in' not in r2.stdout, r2.stdout[-2000:]
