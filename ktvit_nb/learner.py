@@ -70,7 +70,7 @@ def load_checkpoint(path, # a `.pt` file, or a run folder (its `best.pt`, else `
     if p.is_dir(): p = next((p/n for n in ('best.pt', 'last.pt') if (p/n).exists()), p/'best.pt')
     if not p.exists(): raise InputError(p, "no such checkpoint (give a run folder holding best.pt or last.pt, or a .pt file)")
     try: ck = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120]})") from None
+    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})") from None
     if not isinstance(ck, dict) or 'model_config' not in ck or 'state_dict' not in ck:
         raise InputError(p, "not a ktvit_nb checkpoint (no model_config/state_dict)")
     ck['path'] = str(p)
@@ -192,10 +192,16 @@ class TrainConfig:
     teacher:str|None=None # student: the teacher's run folder or checkpoint
     data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
     splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
+    spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases, recorded for `predict`'s check
 
 # %% ../nbs/05a_learner.ipynb #91b7f2df
+_RUN_FILE_STEMS = ('last', 'best', 'metrics', 'config', 'curves') # what a run writes, each through `atomic_path`
+
 def _prepare_run(out, cfg:TrainConfig, resume:bool):
     out = Path(out)
+    leftovers = [f for f in sorted(out.glob('.*-*')) if f.name[1:].split('-')[0] in _RUN_FILE_STEMS] if resume else []
+    for t in leftovers:
+        print(f"removing {t}, a partial write of an interrupted run"); t.unlink() # `atomic_path` temporaries a kill left
     if resume and (out/'last.pt').exists():
         ck = load_checkpoint(out/'last.pt')
         old = ck['train_config']
@@ -246,6 +252,8 @@ def _dls(data, cfg, inputs):
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
                            seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits)
     cfg.splits = dls.splits
+    sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)
+    cfg.spacing = [sp.min(0).tolist(), sp.max(0).tolist()]
     return dls
 
 def train_teacher(data, # data folder (package layout, DRIVE or vesselNN)
