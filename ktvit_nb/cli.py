@@ -294,10 +294,11 @@ def _view(a):
         if Path(a.screenshot).suffix.lower() != '.png': raise InputError('--screenshot', f"{a.screenshot}: give a .png file name")
         check_output(a.screenshot, '--screenshot', inputs=[a.path, a.gt], overwrite=a.overwrite)
     layers, errors, labels = case_layers(a.path, a.case, a.gt)   # files first: their errors need no display
+    scored = 'mask' if errors and 'mask' in layers else None       # errors counted inside the case mask, as `evaluate` does
     xvfb = ensure_display(a.screenshot is not None)
     try:
         from ktvit_nb.viz import view_case
-        view_case(layers, labels=labels, errors_from=errors, ndisplay=3 if a.three_d else 2,
+        view_case(layers, labels=labels, errors_from=errors, scored=scored, ndisplay=3 if a.three_d else 2,
                   screenshot=a.screenshot, show=a.screenshot is None)
         if a.screenshot: print(f"wrote {a.screenshot}")
         else:
