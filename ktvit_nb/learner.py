@@ -145,8 +145,6 @@ class RunCheckpoint(Callback):
                                         for n,v in zip(names, self.recorder.log[1:]) if n != 'time'})
         row['lr'] = float(self.opt.hypers[-1]['lr'])
         self.history.append(row)
-        df = pd.DataFrame(self.history)
-        with atomic_path(self.run_dir/'metrics.csv') as t: df.to_csv(t, index=False)
         val = row.get(self.monitor, float('nan'))
         improved = self.best is None or (val == val and val > self.best)
         if improved: self.best = val
@@ -155,6 +153,7 @@ class RunCheckpoint(Callback):
         model = getattr(self.model, 'module', self.model) # unwrapped when DDP wraps it
         save_checkpoint(self.run_dir/'last.pt', model, **extra)
         if improved: save_checkpoint(self.run_dir/'best.pt', model, **extra)
+        with atomic_path(self.run_dir/'metrics.csv') as t: pd.DataFrame(self.history).to_csv(t, index=False) # after last.pt: never ahead of it
 
 # %% ../nbs/05a_learner.ipynb #b858f740
 from fastai.distributed import DistributedDL, num_distrib, rank_distrib
@@ -208,9 +207,9 @@ def _prepare_run(out, cfg:TrainConfig, resume:bool):
         for k in ('stage', 'arch', 'preset', 'epochs', 'bs', 'seed'):
             if old.get(k) != asdict(cfg)[k] and not (isinstance(old.get(k), list) and tuple(old[k]) == asdict(cfg)[k]):
                 raise InputError(out/'last.pt', f"cannot resume: it was run with {k}={old.get(k)!r}, not {asdict(cfg)[k]!r}")
-        print(f"resuming {out/'last.pt'}: epoch {ck['epoch'] + 1} of {cfg.epochs}")
+        print(f"resuming {out/'last.pt'}: {ck['epoch'] + 1} of {cfg.epochs} epochs done, continuing with epoch {ck['epoch'] + 2}")
         return ck
-    if resume: print(f"nothing to resume in {out} (no last.pt): starting at epoch 1")
+    if resume: print(f"nothing to resume in {out} (no last.pt): starting from the first epoch")
     if (out/'last.pt').exists() and not resume:
         raise InputError(out, "already holds a run (last.pt); pass resume=True (--resume) or choose another --out")
     return None

@@ -15,7 +15,7 @@ Compared, for each case:
   a write leaves the partial temporary file (that is the point of the case) while last.pt stays loadable, and a
   SIGINT inside a write leaves none (`atomic_path` removes its temporary on the way out);
 - what the resume prints: "removing <tmp>, a partial write of an interrupted run" exactly when a SIGKILL hit a write,
-  then "resuming <out>/last.pt: epoch N of 3" with N the epochs in that checkpoint, or "nothing to resume in <out>"
+  then "resuming <out>/last.pt: N of 3 epochs done, continuing with epoch N+1" with N the epochs in that checkpoint, or "nothing to resume in <out>"
   when no checkpoint had been written;
 - the run folder afterwards: exactly config.json, metrics.csv, last.pt, best.pt and curves.png (no temporary file);
 - metrics.csv: one row per epoch (0, 1, 2, no duplicate of the epoch redone), the learning-rate column equal to the
@@ -125,7 +125,8 @@ def test_interrupt_then_resume(base, signame, stall):
     removed = [l for l in said if l.startswith('removing ')]
     assert len(removed) == (1 if in_write and sig == signal.SIGKILL else 0), said
     if removed: assert removed[0] == f"removing {out/temps[0]}, a partial write of an interrupted run", removed
-    want = f"resuming {out/'last.pt'}: epoch {done} of 3" if done else f"nothing to resume in {out} (no last.pt): starting at epoch 1"
+    want = (f"resuming {out/'last.pt'}: {done} of 3 epochs done, continuing with epoch {done + 1}" if done
+            else f"nothing to resume in {out} (no last.pt): starting from the first epoch")
     assert want in said, said
     # the run folder, metrics.csv and checkpoints, against the uninterrupted run
     assert {f.name for f in out.iterdir()} == RUN_FILES, sorted(f.name for f in out.iterdir())

@@ -90,7 +90,7 @@ class KnowledgeTransfer(Callback):
             params = [p for p in self.learn.model.parameters() if p.requires_grad]
             self.scales = balance_scales(self.loss_grad, terms, self.weights, params, self.cfg.balance)
         extra = sum(self.weights[k] * (self.scales or {}).get(k, 1.) * v for k,v in terms.items() if self.weights[k])
-        for k,v in {'task': self.loss_grad, **terms}.items(): self.sums[k] = self.sums.get(k, 0.) + float(v)
+        for k,v in {'task': self.loss_grad, **terms}.items(): self.sums[k] = self.sums.get(k, 0.) + float(v.detach())
         self.count += 1
         self.learn.loss_grad = self.loss_grad + extra
         self.learn.loss = self.learn.loss_grad.detach().clone()
