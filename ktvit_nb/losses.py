@@ -114,6 +114,7 @@ KT_VARIANTS = {
     'norm': dict(features='norm', kl_direction='teacher||student', balance=0.25), # standardised pre-activation maps + forward KL
     'finetune': dict(init='teacher', feature_weights=0., kl_weight=0.), # the H-net fine-tuned on LR, no transfer loss
     'finetune-fkl': dict(init='teacher', feature_weights=0., kl_direction='teacher||student'), # H-net start + forward KL
+    'finetune-norm': dict(init='teacher', features='norm', kl_direction='teacher||student', balance=0.25), # H-net start + 'norm'
 }
 
 DEFAULT_TRANSFER = 'paper' # what `train_student` uses unless told otherwise (see the study)
