@@ -16,8 +16,8 @@ from .losses import KT_VARIANTS
 from .metrics import confusion, overlap_scores, cldice, average_precision, recall_by_radius, _pair
 
 # %% auto #0
-__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'StudyConfig', 'fold_splits', 'score_case', 'run_study', 'paired_summary',
-           'collapse_counts', 'forest_plot', 'summarize_study']
+__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'fold_splits', 'score_case', 'run_study',
+           'paired_summary', 'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study']
 
 # %% ../nbs/12_study.ipynb #bee61213
 @dataclass
@@ -219,6 +219,19 @@ def collapse_counts(df:pd.DataFrame, threshold:float=0.25) -> pd.Series:
     "Per model: units whose mean test Dice is below `threshold`"
     per = df[df.split == 'test'].groupby(['model', 'unit']).dice.mean()
     return (per < threshold).groupby(level=0).sum().astype(int)
+
+# %% ../nbs/12_study.ipynb #9c920ea5
+CONTEXT_MODELS = ('hnet', 'hnet-on-lr') # scored for context, never candidates
+
+def choose_default(cases:pd.DataFrame, # `cases.csv` of a study
+                   reference:str='none', min_gain:float=0.005, collapse_dice:float=0.25) -> str|None:
+    "The variant the validation cases support as the default transfer (see above), or None"
+    s = paired_summary(cases, reference, 'valid', ['dice'])
+    s = s[~s.model.isin(CONTEXT_MODELS)]
+    val = cases[cases.split == 'valid'].groupby(['model', 'unit']).dice.mean()
+    col = (val < collapse_dice).groupby(level=0).sum()
+    ok = s[(s.t_lo > 0) & (s.mean_diff >= min_gain) & (s.model.map(col).fillna(0) <= col.get(reference, 0))]
+    return None if ok.empty else str(ok.sort_values('mean_diff').model.iloc[-1])
 
 # %% ../nbs/12_study.ipynb #4a28cc40
 def forest_plot(summary:pd.DataFrame, metric:str='dice', title:str=''):
