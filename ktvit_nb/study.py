@@ -190,17 +190,22 @@ def run_study(out, # study folder (created; an existing one with the same design
 SUMMARY_METRICS = ('dice', 'cldice', 'sensitivity', 'precision', 'ap')
 
 def paired_summary(df:pd.DataFrame, # `cases.csv` rows
-                   reference:str='none', split:str='test', metrics=None) -> pd.DataFrame:
+                   reference:str='none', split:str='test', metrics=None,
+                   exclude_below:float|None=None, # drop units where the model's or the reference's mean Dice is lower
+                  ) -> pd.DataFrame:
     "Per model and metric: mean paired difference to `reference` over units, 95% intervals, wins, sd, units"
     sub = df[df.split == split]
     metrics = list(metrics or [m for m in (*SUMMARY_METRICS, *sorted(c for c in df.columns if c.startswith('recall_r'))) if m in df])
-    per = sub.groupby(['model', 'unit'])[metrics].mean()
+    per = sub.groupby(['model', 'unit'])[list(dict.fromkeys([*metrics, 'dice']))].mean()
     ref = per.loc[reference]
     rows = []
     for m in per.index.get_level_values(0).unique():
         if m == reference: continue
         for k in metrics:
             d = (per.loc[m][k] - ref[k]).dropna()
+            if exclude_below is not None:
+                keep = (per.loc[m]['dice'] >= exclude_below) & (ref['dice'] >= exclude_below)
+                d = d[keep.reindex(d.index, fill_value=False)]
             n = len(d); mean = float(d.mean()) if n else math.nan
             sd = float(d.std(ddof=1)) if n > 1 else math.nan
             t = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
@@ -226,7 +231,7 @@ CONTEXT_MODELS = ('hnet', 'hnet-on-lr') # scored for context, never candidates
 def choose_default(cases:pd.DataFrame, # `cases.csv` of a study
                    reference:str='none', min_gain:float=0.005, collapse_dice:float=0.25) -> str|None:
     "The variant the validation cases support as the default transfer (see above), or None"
-    s = paired_summary(cases, reference, 'valid', ['dice'])
+    s = paired_summary(cases, reference, 'valid', ['dice'], exclude_below=collapse_dice)
     s = s[~s.model.isin(CONTEXT_MODELS)]
     val = cases[cases.split == 'valid'].groupby(['model', 'unit']).dice.mean()
     col = (val < collapse_dice).groupby(level=0).sum()
@@ -253,7 +258,8 @@ def summarize_study(out) -> pd.DataFrame:
     from ktvit_nb.viz import save_fig
     out = Path(out); cfg = StudyConfig(**json.loads((out/'design.json').read_text()))
     df = pd.read_csv(out/'cases.csv')
-    summ = pd.concat([paired_summary(df, cfg.reference, sp).assign(split=sp) for sp in ('valid', 'test')], ignore_index=True)
+    summ = pd.concat([paired_summary(df, cfg.reference, sp, exclude_below=ex).assign(split=sp, units='all' if ex is None else 'no collapse')
+                      for sp in ('valid', 'test') for ex in (None, cfg.collapse_dice)], ignore_index=True)
     with atomic_path(out/'summary.csv') as t: summ.to_csv(t, index=False)
     col = collapse_counts(df, cfg.collapse_dice)
     units = df.unit.nunique()
@@ -263,18 +269,21 @@ def summarize_study(out) -> pd.DataFrame:
              "Differences in points (x100) of the per-unit mean over test cases; 95% interval over units (t; bootstrap in brackets).", ""]
     t = summ[summ.split == 'test']
     for metric in t.metric.unique():
-        lines += [f"## {metric}", "", "| model | reference | model | difference | 95% t interval | [bootstrap] | won/lost of units | sd | collapsed |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in t[t.metric == metric].itertuples():
-            lines.append(f"| {r.model} | {100*r.ref_mean:.2f} | {100*r.model_mean:.2f} | {100*r.mean_diff:+.2f} | "
+        lines += [f"## {metric}", "", "| model | units | reference | model | difference | 95% t interval | [bootstrap] | won/lost of units | sd | collapsed |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in t[t.metric == metric].sort_values(['model', 'units']).itertuples():
+            lines.append(f"| {r.model} | {r.units} | {100*r.ref_mean:.2f} | {100*r.model_mean:.2f} | {100*r.mean_diff:+.2f} | "
                          f"[{100*r.t_lo:+.2f}, {100*r.t_hi:+.2f}] | [{100*r.boot_lo:+.2f}, {100*r.boot_hi:+.2f}] | "
                          f"{r.won}/{r.lost} of {r.n_units} | {100*r.sd:.2f} | {int(col.get(r.model, 0))} |")
         lines.append("")
-    v = summ[(summ.split == 'valid') & (summ.metric == 'dice')].sort_values('mean_diff', ascending=False)
-    lines += ["## Validation Dice (what chooses the default)", "", "| model | difference | 95% t interval | won/lost |", "|---|---|---|---|"]
-    lines += [f"| {r.model} | {100*r.mean_diff:+.2f} | [{100*r.t_lo:+.2f}, {100*r.t_hi:+.2f}] | {r.won}/{r.lost} |" for r in v.itertuples()]
+    v = summ[(summ.split == 'valid') & (summ.metric == 'dice') & (summ.units == 'no collapse')].sort_values('mean_diff', ascending=False)
+    lines += ["## Validation Dice (what chooses the default; units without collapse)", "",
+              "| model | difference | 95% t interval | won/lost of units |", "|---|---|---|---|"]
+    lines += [f"| {r.model} | {100*r.mean_diff:+.2f} | [{100*r.t_lo:+.2f}, {100*r.t_hi:+.2f}] | {r.won}/{r.lost} of {r.n_units} |" for r in v.itertuples()]
+    lines += ["", f"Default by `choose_default` on the validation cases: `{choose_default(df, cfg.reference, collapse_dice=cfg.collapse_dice)}`"]
     lines += ["", f"Collapsed runs (mean test Dice < {cfg.collapse_dice}): " + ', '.join(f"{m} {n}" for m, n in col.items()), "",
               "![forest plot](forest.png)", ""]
     with atomic_path(out/'summary.md') as tt: tt.write_text('\n'.join(lines))
-    save_fig(forest_plot(t, 'dice', f"Dice, test cases: variant minus {cfg.reference}"), out/'forest.png')
+    nc = t[t.units == 'no collapse']
+    save_fig(forest_plot(nc, 'dice', f"Dice, test cases, units without collapse: variant minus {cfg.reference}"), out/'forest.png')
     return summ
