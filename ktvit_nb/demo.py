@@ -44,15 +44,15 @@ QUICK = DemoConfig(n_cases=4, shape=(48, 48, 32), epochs=1, patch_size=(32, 32, 
 RUNS = {
     'H-net (KT-ViT)':     dict(stage='teacher', arch='ktvit', input='hr'),
     'L-net with KT':      dict(stage='student', arch='ktvit', input='lr', transfer=DEFAULT_TRANSFER),
-    'L-net, paper eq. 7': dict(stage='student', arch='ktvit', input='lr', transfer='paper'),
+    'L-net with KT (paper eq. 7)': dict(stage='student', arch='ktvit', input='lr', transfer='paper'),
     'L-net without KT':   dict(stage='student', arch='ktvit', input='lr', transfer='none'),
     '3D U-Net (HR)':      dict(stage='teacher', arch='unet', input='hr'),
     '3D U-Net (LR)':      dict(stage='teacher', arch='unet', input='lr'),
     'KT-ViT without conv embedding': dict(stage='teacher', arch='ktvit-noconv', input='hr'), # Table 3 ablation
 }
-DEMO_RUNS = tuple(n for n in list(RUNS)[:6] if not (n == 'L-net, paper eq. 7' and DEFAULT_TRANSFER == 'paper')) # what `ktvit demo` trains
+DEMO_RUNS = tuple(n for n in list(RUNS)[:6] if not (n == 'L-net with KT (paper eq. 7)' and DEFAULT_TRANSFER == 'paper')) # what `ktvit demo` trains
 TABLE1 = ['H-net (KT-ViT)', '3D U-Net (HR)']
-TABLE2 = ['L-net with KT', 'L-net, paper eq. 7', 'L-net without KT', '3D U-Net (LR)']
+TABLE2 = ['L-net with KT', 'L-net with KT (paper eq. 7)', 'L-net without KT', '3D U-Net (LR)']
 TABLE3 = ['H-net (KT-ViT)', 'KT-ViT without conv embedding']
 
 def _slug(name): return name.lower().replace(' ', '-').replace('(', '').replace(')', '')
@@ -194,7 +194,7 @@ def report_tables(df:pd.DataFrame, # one row per (model, case): `evaluate_runs`
     warn = degenerate_warnings(df, [m for m in models if m in n.index])
     if warn: lines += [f"- {w}" for w in warn] + ['']
     tables = [("Table 1: HR input (cf. the paper's Table 1)", TABLE1), (f"Table 2: LR input (cf. the paper's Table 2); 'L-net with KT' is the default transfer `{DEFAULT_TRANSFER}`, "
-               "'L-net, paper eq. 7' the paper's literal loss", TABLE2),
+               "'L-net with KT (paper eq. 7)' the paper's literal loss", TABLE2),
               ("Table 3: convolutional embedding against max pooling (cf. the paper's Table 3)", TABLE3)]
     extra = [k for k in df.columns if k not in PAPER_COLS + list(NOT_METRICS)]
     for title, names in tables:
