@@ -117,7 +117,7 @@ KT_VARIANTS = {
     'finetune-norm': dict(init='teacher', features='norm', kl_direction='teacher||student', balance=0.25), # H-net start + 'norm'
 }
 
-DEFAULT_TRANSFER = 'paper' # what `train_student` uses unless told otherwise (see the study)
+DEFAULT_TRANSFER = 'finetune' # what `train_student` uses unless told otherwise: chosen by the study (94_tutorial.study)
 
 def kt_variant(name:str, # a key of `KT_VARIANTS`
                **overrides, # `KTConfig` fields replacing the variant's

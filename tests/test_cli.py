@@ -17,14 +17,19 @@ def runs(tmp_path_factory):
     ktvit('synth', d/'data', '--n', 3, '--shape', 32, 32, 32, '--seed', 3)
     common = ['--data', d/'data', '--epochs', 1, '--patch-size', 32, 32, 16, '--n-per-case', 2, '--bs', 2]
     ktvit('train-teacher', *common, '--out', d/'hnet', '--preset', 'tiny')
-    ktvit('train-student', *common, '--out', d/'lnet', '--teacher', d/'hnet', '--min-teacher-dice', 0)
+    ktvit('train-student', *common, '--out', d/'lnet', '--teacher', d/'hnet', '--min-teacher-dice', 0, '--transfer', 'paper')
+    ktvit('train-student', *common, '--out', d/'lnet-default', '--teacher', d/'hnet', '--min-teacher-dice', 0)
     return d
 
 def test_run_folders(runs):
     for r in ('hnet', 'lnet'):
         assert {'config.json', 'metrics.csv', 'last.pt', 'best.pt', 'curves.png'} <= {p.name for p in (runs/r).iterdir()}
-    cols = pd.read_csv(runs/'lnet'/'metrics.csv').columns
+    cols = pd.read_csv(runs/'lnet'/'metrics.csv').columns   # eq. 7: every transfer term has its column
     assert {'task_loss', 'mse_embed1_loss', 'mse_embed2_loss', 'mse_dec1_loss', 'mse_dec2_loss', 'kl_loss', 'dice'} <= set(cols)
+    import json
+    from ktvit_nb.losses import DEFAULT_TRANSFER
+    cfg = json.loads((runs/'lnet-default'/'config.json').read_text())['train']
+    assert cfg['transfer'] == DEFAULT_TRANSFER and cfg['kt']['init'] == 'teacher'   # the study's default: the H-net's weights as the start
 
 def test_predict_keeps_geometry_and_evaluate(runs):
     "predict -> evaluate as a user types it: a case folder in, outputs named after the case, the written mask scored"
