@@ -243,13 +243,13 @@ def forest_plot(summary:pd.DataFrame, metric:str='dice', title:str=''):
     "Mean paired difference to the reference with its 95% t interval, one row per variant, in points (x100)"
     import matplotlib.pyplot as plt
     s = summary[summary.metric == metric].sort_values('mean_diff')
-    fig, ax = plt.subplots(figsize=(6, 0.45*len(s) + 1.2))
+    fig, ax = plt.subplots(figsize=(7.5, 0.45*len(s) + 1.4))
     y = np.arange(len(s))
     ax.errorbar(100*s.mean_diff, y, xerr=[100*(s.mean_diff - s.t_lo), 100*(s.t_hi - s.mean_diff)], fmt='o', color='k', capsize=3)
     ax.axvline(0, color='grey', lw=1, ls='--')
     ax.set_yticks(y, [f"{m} ({w}/{n})" for m, w, n in zip(s.model, s.won, s.n_units)])
-    ax.set_xlabel(f"{metric}: variant minus reference, points (mean over units, 95% t interval)")
-    ax.set_title(title or f"paired differences, (units won / units)")
+    ax.set_xlabel(f"{metric}, points: mean paired difference over units, 95% t interval (units won / units)", fontsize=9)
+    ax.set_title(title or "paired differences to the reference", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -285,5 +285,5 @@ def summarize_study(out) -> pd.DataFrame:
               "![forest plot](forest.png)", ""]
     with atomic_path(out/'summary.md') as tt: tt.write_text('\n'.join(lines))
     nc = t[t.units == 'no collapse']
-    save_fig(forest_plot(nc, 'dice', f"Dice, test cases, units without collapse: variant minus {cfg.reference}"), out/'forest.png')
+    save_fig(forest_plot(nc, 'dice', f"Dice on test cases minus `{cfg.reference}` (units where neither run collapsed)"), out/'forest.png')
     return summ
