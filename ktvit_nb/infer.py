@@ -73,7 +73,20 @@ def _from_casefiles(c, src) -> CaseInput:
     return CaseInput(c.name, Path(src), hr=c.image, lr=c.image_lr, mask=c.mask, spacing=c.extras.get('spacing'),
                      lr_factor=c.extras.get('lr_factor'))
 
+def _dataset_case(f:Path) -> CaseInput|None:
+    "The case of a data set (package layout, cases.csv, DRIVE, vesselNN) around `f` whose image or LR image `f` is"
+    rf = f.resolve()
+    for root in (rf.parent, rf.parent.parent):
+        try: cases = find_cases(root)
+        except Exception: continue
+        for c in cases:
+            if rf in {Path(p).resolve() for p in (c.image, c.image_lr) if p}:
+                ci = _from_casefiles(c, f); ci.given = f; return ci
+    return None
+
 def _file_case(f:Path) -> CaseInput:
+    "An image file: the data-set case it belongs to (named, masked and spaced as the data set says), else named by its file"
+    if (c := _dataset_case(f)) is not None: return c
     st = _stem(f)
     return CaseInput(f.resolve().parent.name if st in _KIND_OF_STEM else st, f, given=f)
 
