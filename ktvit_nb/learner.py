@@ -193,6 +193,13 @@ class TrainConfig:
     splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
     spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases, recorded for `predict`'s check
 
+    def record(self) -> dict:
+        "The fields of this run's stage, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"
+        d = asdict(self)
+        if self.stage == 'teacher':
+            for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
+        return d
+
 # %% ../nbs/05a_learner.ipynb #91b7f2df
 _RUN_FILE_STEMS = ('last', 'best', 'metrics', 'config', 'curves') # what a run writes, each through `atomic_path`
 
@@ -217,13 +224,13 @@ def _prepare_run(out, cfg:TrainConfig, resume:bool):
 def _fit(learn, cfg, out, ck, extra_cbs=()):
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
     if not rank_distrib():
-        cfg_json = json.dumps(dict(train=asdict(cfg), model=dict(learn.model.config)), indent=1)
+        cfg_json = json.dumps(dict(train=cfg.record(), model=dict(learn.model.config)), indent=1)
         with atomic_path(out/'config.json') as t: t.write_text(cfg_json)
     start, hist, best = 0, [], None
     if ck is not None:
         learn.model.load_state_dict(ck['state_dict']); learn.create_opt(); learn.opt.load_state_dict(ck['opt_state'])
         start, hist, best = ck['epoch'] + 1, ck['history'], ck['best']
-    cb = RunCheckpoint(out, asdict(cfg), history=hist, best=best, start_epoch=start)
+    cb = RunCheckpoint(out, cfg.record(), history=hist, best=best, start_epoch=start)
     if start < cfg.epochs:
         if num_distrib() > 1:
             with learn.distrib_ctx(sync_bn=False, cpu=not torch.cuda.is_available()):
