@@ -232,7 +232,7 @@ def write_report(df:pd.DataFrame, runs:dict, data, out, cfg:DemoConfig, seconds:
         cur = figs/f'curves_{_slug(name)}.png'
         save_fig(plot_curves(Path(runs[name])/'metrics.csv'), cur)
     lines += ["Training curves (losses, validation metrics and the learning rate on separate axes; for the L-net "
-              "with KT, `train_loss` is the eq. 7 sum and `valid_loss` the task loss alone): " +
+              "with a transfer loss, `train_loss` is the eq. 7 sum and `valid_loss` the task loss alone): " +
               ', '.join(f"[{n}](figures/curves_{_slug(n)}.png)" for n in runs), "",
               "Predictions (NIfTI, with the input's geometry): `predictions/<model>/<case>_prob.nii.gz` and `_mask.nii.gz`.", ""]
     with atomic_path(out/'report.md') as t: t.write_text('\n'.join(lines))
