@@ -64,8 +64,10 @@ def test_bad_inputs_exit_2_and_write_nothing(runs, tmp_path):
 def test_demo_quick(tmp_path):
     r = ktvit('demo', '--quick', '--out', tmp_path/'demo')
     rep = (tmp_path/'demo'/'report.md').read_text()
-    assert 'Table 1' in rep and 'Table 2' in rep and 'L-net with KT' in rep
-    assert len(list((tmp_path/'demo'/'predictions').glob('*/*_prob.nii.gz'))) == 5
+    from ktvit_nb.demo import DEMO_RUNS
+    from ktvit_nb.losses import DEFAULT_TRANSFER
+    assert 'Table 1' in rep and 'Table 2' in rep and 'L-net with KT' in rep and f'default transfer `{DEFAULT_TRANSFER}`' in rep
+    assert len(DEMO_RUNS) == 6 and len(list((tmp_path/'demo'/'predictions').glob('*/*_prob.nii.gz'))) == len(DEMO_RUNS)   # one test case each
     assert (tmp_path/'demo'/'metrics.csv').exists() and 'report.md' in r.stdout
 
 
