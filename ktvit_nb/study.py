@@ -114,8 +114,8 @@ def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
     kw = dict(preset=cfg.preset, epochs=cfg.epochs, patch_size=cfg.patch_size, bs=cfg.bs, n_per_case=cfg.n_per_case,
               lr=cfg.lr, warmup=cfg.warmup, seed=u['seed'], splits=u['splits'], lr_factor=cfg.lr_factor)
     run = out/'runs'/u['unit']/(variant or 'hnet')
-    done = (run/'last.pt').exists() and json.loads((run/'config.json').read_text())['train']['epochs'] == cfg.epochs and \
-           len(pd.read_csv(run/'metrics.csv')) == cfg.epochs
+    done = all((run/f).exists() for f in ('last.pt', 'config.json', 'metrics.csv')) and \
+           json.loads((run/'config.json').read_text())['train']['epochs'] == cfg.epochs and len(pd.read_csv(run/'metrics.csv')) == cfg.epochs
     if done: return run
     t0 = time.perf_counter()
     if variant is None: train_teacher(u['data'], run, resume=True, **kw)
@@ -160,11 +160,12 @@ def run_study(out, # study folder (created; an existing one with the same design
               log=print) -> Path:
     "Train and score every unit and variant, then write `summary.csv`, `summary.md` and `forest.png`"
     cfg, out, t0 = cfg or StudyConfig(), Path(out), time.perf_counter()
+    units = _units(cfg, out) # reads and checks a real data set's cases before anything is written
     _check_design(cfg, out)
     f = out/'cases.csv'
     df = pd.read_csv(f) if f.exists() else pd.DataFrame()
     done = set(zip(df.unit, df.model)) if len(df) else set()
-    for i, u in enumerate(_units(cfg, out)):
+    for i, u in enumerate(units):
         if cfg.data is None and not (Path(u['data'])/'case_000').exists():
             write_synth_dataset(u['data'], cfg.n_cases, cfg.shape, seed=1000*(u['seed']+1), progress=False,
                                 lr_factor=cfg.lr_factor or 2, snr=cfg.snr)
