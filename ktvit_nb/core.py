@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_core.ipynb #c68dd37d
 from __future__ import annotations
-import os, random, tempfile, contextlib
+import os, math, random, tempfile, contextlib
 from pathlib import Path
 import numpy as np, torch
 
 # %% auto #0
-__all__ = ['InputError', 'check_finite', 'set_seed', 'default_device', 'resolve_device', 'atomic_path', 'check_number',
-           'writable_dir', 'check_output', 'available_memory', 'check_memory']
+__all__ = ['InputError', 'check_finite', 'binarize', 'set_seed', 'default_device', 'resolve_device', 'atomic_path',
+           'check_number', 'writable_dir', 'check_output', 'available_memory', 'check_memory']
 
 # %% ../nbs/00_core.ipynb #972fd851
 class InputError(ValueError):
@@ -30,6 +30,15 @@ def check_finite(a:np.ndarray, # array to check
         bad = int(np.size(a) - np.count_nonzero(np.isfinite(a)))
         if bad: raise InputError(name, f"contains {bad} NaN/Inf voxel(s); clean or mask them before use")
     return a
+
+# %% ../nbs/00_core.ipynb #f052a442
+def binarize(prob, # probabilities (NumPy array or torch tensor), or logits when `logits=True`
+             threshold:float=0.5, # in (0, 1): a voxel is vessel when its probability is >= threshold
+             logits:bool=False, # `prob` holds logits: compare against logit(threshold), no sigmoid needed
+            ):
+    "The one binarisation rule of the package: `prob >= threshold` (saved masks, scores and the viewer all use it)"
+    if not 0 < threshold < 1: raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    return prob >= (math.log(threshold / (1 - threshold)) if logits else threshold)
 
 # %% ../nbs/00_core.ipynb #053fc486
 def set_seed(seed:int, # seed for Python, NumPy and torch

@@ -41,7 +41,7 @@ class Baseline(nn.Module):
 
 # %% ../../nbs/02b_models.baselines.ipynb #c5b56a30
 UNET_PRESETS = {
-    'tiny':  dict(channels=(8, 16, 32, 64), num_res_units=1),
+    'tiny':  dict(channels=(10, 20, 40, 80), num_res_units=1),
     'small': dict(channels=(16, 32, 64, 128), num_res_units=1),
     'paper': dict(channels=(36, 72, 144, 288, 576), num_res_units=2),
 }

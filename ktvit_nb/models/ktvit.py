@@ -17,7 +17,7 @@ __all__ = ['KTViTConfig', 'KTViT', 'count_params']
 _PRESETS = {
     'paper': dict(channels=(32, 64, 128), patch_size=4, hidden_size=320, depth=4, heads=8),
     'small': dict(channels=(12, 24, 48), patch_size=4, hidden_size=48, depth=2, heads=4),
-    'tiny':  dict(channels=(4, 8, 16), patch_size=4, hidden_size=24, depth=1, heads=2),
+    'tiny':  dict(channels=(8, 16, 32), patch_size=4, hidden_size=24, depth=1, heads=2),
 }
 
 @dataclass
