@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np, pandas as pd, cc3d
 from scipy import ndimage
-from scipy.stats import rankdata
+from scipy import stats
+from sklearn import metrics as skm
 from skimage.morphology import skeletonize
 from skimage.measure import euler_number
-from .core import InputError, check_finite
+from .core import InputError, check_finite, binarize
 from .data.io import read_image
 from .data.synth import psnr # re-exported: image quality of the LR inputs
 
@@ -163,10 +164,8 @@ def roc_auc(prob:np.ndarray, # vessel probabilities (or any scores)
            ) -> float:
     "Area under the ROC curve: P(score of a random vessel voxel > that of a random background voxel)"
     s, y = _scores(prob, gt, mask)
-    npos = int(np.count_nonzero(y)); nneg = y.size - npos
-    if npos == 0 or nneg == 0: return math.nan
-    r = rankdata(s)
-    return float((r[y].sum() - npos*(npos + 1)/2) / (npos*nneg))
+    npos = int(np.count_nonzero(y))
+    return float(skm.roc_auc_score(y, s)) if 0 < npos < y.size else math.nan
 
 def average_precision(prob:np.ndarray, # vessel probabilities (or any scores)
                       gt:np.ndarray, # ground-truth mask
@@ -174,12 +173,7 @@ def average_precision(prob:np.ndarray, # vessel probabilities (or any scores)
                      ) -> float:
     "Average precision: sum over thresholds of (recall increase) x precision"
     s, y = _scores(prob, gt, mask)
-    npos = int(np.count_nonzero(y))
-    if npos == 0: return math.nan
-    o = np.argsort(-s, kind='stable'); s, y = s[o], y[o]
-    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # last voxel of each distinct score
-    tp = np.cumsum(y)[last]; fp = last + 1 - tp
-    return float(np.sum(np.diff(np.r_[0., tp/npos]) * tp/(tp + fp)))
+    return float(skm.average_precision_score(y, s)) if np.any(y) else math.nan
 
 # %% ../nbs/04_metrics.ipynb #52d97820
 def recall_by_radius(pred:np.ndarray, # predicted mask
@@ -202,14 +196,14 @@ def recall_by_radius(pred:np.ndarray, # predicted mask
 def case_metrics(prob:np.ndarray, # vessel probabilities, or a binary prediction
                  gt:np.ndarray, # ground-truth mask
                  *,
-                 threshold:float=0.5, # voxels with prob > threshold are vessel
+                 threshold:float=0.5, # voxels with prob >= threshold are vessel (`core.binarize`)
                  mask:np.ndarray|None=None, # optional region to score (brain / field of view)
                  spacing=None, # voxel size in mm for HD95 (default 1 per axis)
                  radius:np.ndarray|None=None, # optional radius map for `recall_by_radius`
                 ) -> dict:
     "Every metric of this module for one case, as a flat dict of floats"
     prob = check_finite(np.asarray(prob), 'prediction')
-    pred, g = _pair(prob > threshold, gt, mask)
+    pred, g = _pair(binarize(prob, threshold), gt, mask)
     c = confusion(pred, g)
     b0, b1 = betti_errors(pred, g)
     r = dict(**overlap_scores(c), cldice=cldice(pred, g), betti0_err=float(b0), betti1_err=float(b1),
@@ -226,9 +220,10 @@ def bootstrap_ci(values, # one value per case
     "(mean, lower, upper) percentile-bootstrap confidence interval of the mean of the finite `values`"
     v = np.asarray(values, dtype=float); v = v[np.isfinite(v)]
     if v.size == 0: return (math.nan,)*3
-    means = v[np.random.default_rng(seed).integers(0, v.size, (n, v.size))].mean(1)
-    lo, hi = np.quantile(means, [alpha/2, 1 - alpha/2])
-    return float(v.mean()), float(lo), float(hi)
+    if v.size == 1 or np.all(v == v[0]): return (float(v[0]),)*3  # no spread: scipy would warn and return nan
+    ci = stats.bootstrap((v,), np.mean, n_resamples=n, confidence_level=1 - alpha, method='percentile',
+                         rng=np.random.default_rng(seed)).confidence_interval
+    return float(v.mean()), float(ci.low), float(ci.high)
 
 def summarize(df:pd.DataFrame, # one row per case, one column per metric
               n:int=2000, alpha:float=0.05, seed:int=0, # see `bootstrap_ci`
@@ -310,7 +305,7 @@ def _load_case(p:dict):
         im = geo(read_image(f)); check_pair(im, lab); return im
     im = same(p['scored'])
     if p['kind'] == 'mask': pred = check_label(im) > 0
-    else: pred = (_probabilities(im) if p['kind'] == 'prob' else im.array) > p['threshold']
+    else: pred = binarize(_probabilities(im) if p['kind'] == 'prob' else im.array, p['threshold'])
     if p['prob'] is None: prob = pred.astype(np.float32)
     elif p['prob'] == p['scored']: prob = im.array
     else: prob = _probabilities(same(p['prob']))
@@ -321,7 +316,7 @@ def _load_case(p:dict):
 def evaluate_dirs(pred_dir, # folder of <case>_prob / <case>_mask / <case> files (what `ktvit predict` writes)
                   gt_dir, # a data set (package layout, cases.csv, pairs.csv, DRIVE) or a flat folder of <case>.nii.gz labels
                   mask_dir=None, # masks replacing the cases' own: <case>/mask.nii.gz, <case>.nii.gz or <case>_mask.nii.gz
-                  threshold:float|None=None, # re-threshold the probability maps (`prob > threshold`); None: score the masks
+                  threshold:float|None=None, # re-threshold the probability maps (`prob >= threshold`); None: score the masks
                   case_masks:bool=True, # restrict each case to its own mask (mask.*, DRIVE's field of view), as the demo does
                   out=None, # CSV file to write the table to
                   overwrite:bool=False, # `out` may replace an existing file
@@ -344,7 +339,7 @@ def evaluate_dirs(pred_dir, # folder of <case>_prob / <case>_mask / <case> files
         pred, prob, gt, mask, radius, spacing = _load_case(p)
         r = case_metrics(pred, gt, mask=mask, spacing=spacing, radius=radius)
         r.update(auc=roc_auc(prob, gt, mask), ap=average_precision(prob, gt, mask))
-        rows.append(dict(case=p['case'], **r, scored=f"{Path(p['scored']).name} > {p['threshold']:g}"))
+        rows.append(dict(case=p['case'], **r, scored=f"{Path(p['scored']).name} {'>' if p['kind'] == 'mask' else '>='} {p['threshold']:g}"))
     df = pd.DataFrame(rows).set_index('case')
     if out is not None:
         with atomic_path(out) as t: df.to_csv(t)
