@@ -101,16 +101,14 @@ def _train_args(a, teacher_ck=None):
         held = [f for f in _RUN_FILES if (out/f).exists()]
         if held: raise InputError(f"--out {out}", f"already holds a run ({', '.join(held)}); pass --resume to continue it, or choose another folder")
     if a.resume and (out/'last.pt').exists():
-        from ktvit_nb.infer import _checkpoint
-        _checkpoint(out/'last.pt')
+        from ktvit_nb.checkpoint import load_checkpoint
+        load_checkpoint(out/'last.pt')
     dims = read_image(cases[0].image).ndim
     arch = a.arch or (teacher_ck['model_config']['arch'] if teacher_ck else 'ktvit')
     preset = a.preset or (teacher_ck['model_config']['preset'] if teacher_ck else 'tiny')
-    if teacher_ck is not None:   # what `learner.check_teacher` refuses later, refused before anything is read or written
-        from ktvit_nb.learner import check_teacher_quality
-        want = dict(arch=arch, preset=preset, spatial_dims=dims)
-        bad = [f"{k}={teacher_ck['model_config'].get(k)!r} (student: {v!r})" for k, v in want.items() if teacher_ck['model_config'].get(k) != v]
-        if bad: raise InputError(teacher_ck['path'], "teacher does not match the student: " + ', '.join(bad))
+    if teacher_ck is not None:   # what `train_student` refuses later, refused before anything is read or written
+        from ktvit_nb.learner import check_teacher, check_teacher_quality
+        check_teacher(teacher_ck, arch, preset, dims)
         check_teacher_quality(teacher_ck, a.min_teacher_dice)
     patch = tuple(a.patch_size) if a.patch_size else ((64, 64, 32) if dims == 3 else (64, 64))
     _check_patch(arch, preset, patch, dims, a.data)
@@ -130,8 +128,8 @@ def _train_teacher(a):
 
 def _train_student(a):
     from ktvit_nb.learner import train_student
-    from ktvit_nb.infer import _checkpoint
-    ck = _checkpoint(a.teacher)
+    from ktvit_nb.checkpoint import load_checkpoint
+    ck = load_checkpoint(a.teacher)
     if (ck.get('train_config') or {}).get('stage') == 'student':
         raise InputError(ck['path'], "is a student (L-net) run; --teacher needs the H-net run of train-teacher")
     _train_args(a, ck)

@@ -8,12 +8,13 @@ import json, time
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
-from .core import atomic_path, set_seed
+from .core import atomic_path, set_seed, binarize
+from .checkpoint import load_model
 from .data.datasets import write_synth_dataset, find_cases, load_case
 from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import predict_volume
-from .learner import train_teacher, train_student, load_model
+from .learner import train_teacher, train_student
 from .losses import DEFAULT_TRANSFER
 from .metrics import case_metrics, bootstrap_ci
 
@@ -75,18 +76,17 @@ def train_runs(data, out, cfg:DemoConfig, names=DEMO_RUNS, log=print) -> dict:
 # %% ../nbs/10_demo.ipynb #1c2f3b5e
 def evaluate_runs(data, runs:dict, out, log=print) -> pd.DataFrame:
     "Predict each test volume whole with every run, save the predictions, and score them: one row per (model, case)"
-    from ktvit_nb.learner import load_checkpoint
     cases = {c.name: c for c in find_cases(data)}
     rows = []
     for name, run in runs.items():
         m, inp = load_model(run), RUNS[name]['input']
-        test = load_checkpoint(run)['train_config']['splits']['test'] # the split this run was trained with
+        test = m.train_config['splits']['test'] # the split this run was trained with
         for cn in test:
             c = load_case(cases[cn])
             prob = predict_volume(m, c[inp], device='cpu')
             d = Path(out)/'predictions'/_slug(name)
             save_image(prob, d/f'{cn}_prob.nii.gz', like=c['image'])
-            save_image((prob > 0.5).astype(np.uint8), d/f'{cn}_mask.nii.gz', like=c['image'])
+            save_image(binarize(prob).astype(np.uint8), d/f'{cn}_mask.nii.gz', like=c['image'])
             rad = cases[cn].extras.get('radius')
             met = case_metrics(prob, c['label'], mask=c['mask'], spacing=c['image'].spacing,
                                radius=read_image(rad).array if rad else None)

@@ -4,12 +4,12 @@
 
 # %% ../nbs/06_infer.ipynb #38396670
 from __future__ import annotations
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
-from .core import InputError, default_device, resolve_device, check_number, check_output, check_memory
+from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
+from .checkpoint import TrainedNet, load_model
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing
 
@@ -17,14 +17,17 @@ from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing
 __all__ = ['model_patch_size', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing', 'predict_files']
 
 # %% ../nbs/06_infer.ipynb #e91caaad
-def model_patch_size(model:nn.Module) -> tuple:
-    "The patch size a network was trained on (from its checkpoint), else the paper's 64x64x32 (3D) or 64x64 (2D)"
-    ps = getattr(model, 'train_patch_size', None)
-    if ps: return tuple(ps)
-    return (64, 64, 32) if model.config.get('spatial_dims', 3) == 3 else (64, 64)
+def _trained(model) -> TrainedNet:
+    "`model` as a `TrainedNet`: a bare network has an empty training record"
+    return model if isinstance(model, TrainedNet) else TrainedNet(model)
+
+def model_patch_size(model:nn.Module|TrainedNet) -> tuple:
+    "The patch size a network was trained on (its checkpoint's record), else the paper's 64x64x32 (3D) or 64x64 (2D)"
+    tn = _trained(model)
+    return tn.patch_size or ((64, 64, 32) if tn.spatial_dims == 3 else (64, 64))
 
 @torch.inference_mode()
-def predict_volume(model:nn.Module, # network returning logits (B,1,*spatial)
+def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*spatial), or `load_model`'s record of one
                    image:np.ndarray, # normalised image, (X,Y,Z) or (H,W)
                    roi_size:tuple|None=None, # tile size (default: `model_patch_size`)
                    overlap:float=0., # tile overlap fraction: 0 as in the paper, e.g. 0.5 with Gaussian blending
@@ -33,12 +36,12 @@ def predict_volume(model:nn.Module, # network returning logits (B,1,*spatial)
                    progress:bool=False, # tqdm progress bar over tile batches
                   ) -> np.ndarray:
     "Vessel probability map of a whole volume (or 2D image), float32, same shape as `image`"
-    nd = model.config.get('spatial_dims', 3)
+    tn = _trained(model); nd = tn.spatial_dims
     if image.ndim != nd: raise ValueError(f"the model is {nd}D but the image has {image.ndim} dimensions {image.shape}")
     device = torch.device(device) if device else default_device()
-    model = model.to(device).eval()
+    roi = tuple(roi_size or model_patch_size(tn))
+    model = tn.model.to(device).eval()
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
-    roi = tuple(roi_size or model_patch_size(model))
     out = sliding_window_inference(x, roi, sw_batch_size, model, overlap=overlap,
                                    mode='gaussian' if overlap > 0 else 'constant', sw_device=device, device='cpu',
                                    progress=progress)
@@ -122,37 +125,16 @@ def find_inputs(inputs:list, # image files, case folders, folders of them, data 
     return out
 
 # %% ../nbs/06_infer.ipynb #91da266d
-def _checkpoint(path):
-    "`load_checkpoint`, with every failure (empty, garbage, foreign pickle) as one `InputError` naming the file"
-    from ktvit_nb.learner import load_checkpoint
-    p = Path(path)
-    if p.is_file() and p.stat().st_size == 0: raise InputError(p, "is an empty file, not a checkpoint")
-    try:
-        with warnings.catch_warnings():   # torch's notes on foreign pickles would add lines to the one-line error
-            warnings.simplefilter('ignore'); return load_checkpoint(p)
-    except InputError: raise
-    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__})") from None
-
-def load_models(models, # checkpoint file or run folder, a network, or a list of them (an ensemble)
-               ) -> list[nn.Module]:
-    "Networks on the CPU, each with `train_config` (what it was trained on) and `input_kind` ('hr' or 'lr')"
-    out = []
-    for m in (models if isinstance(models, (list, tuple)) else [models]):
-        if not isinstance(m, nn.Module):
-            from ktvit_nb.learner import load_model
-            ck = _checkpoint(m)
-            try: net = load_model(m)
-            except InputError: raise
-            except Exception as e: raise InputError(ck['path'], f"does not rebuild a ktvit_nb network ({type(e).__name__})") from None
-            net.train_config = ck.get('train_config') if isinstance(ck.get('train_config'), dict) else {}
-            m = net
-        m.train_config = getattr(m, 'train_config', None) or {}
-        m.input_kind = 'lr' if m.train_config.get('input') == 'lr' or m.train_config.get('stage') == 'student' else 'hr'
-        out.append(m.eval())
+def load_models(models, # checkpoint file or run folder, a network, a `TrainedNet`, or a list of them (an ensemble)
+               ) -> list[TrainedNet]:
+    "`TrainedNet`s on the CPU: each network with what it was trained on (a bare network: nothing known)"
+    out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
+           for m in (models if isinstance(models, (list, tuple)) else [models])]
     if not out: raise InputError('--model', "no network given")
     for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind')):
-        vals = {(m.config.get(k, 3) if k == 'spatial_dims' else m.input_kind) for m in out}
+        vals = {getattr(m, k) for m in out}
         if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals)}); give networks of one kind")
+    for m in out: m.model.eval()
     return out
 
 def _spacing_of(path, ndim=None) -> tuple:
@@ -221,7 +203,7 @@ def _out_paths(name:str, img, out_dir:Path) -> tuple[Path, Path]:
     ext = '.tif' if img.ndim == 2 and img.fmt == 'image2d' else '.nii.gz'
     return out_dir/f'{name}_prob{ext}', out_dir/f'{name}_mask{ext}'
 
-def predict_files(model, # network, checkpoint file or run folder, or a list of them (an ensemble)
+def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder, or a list of them (an ensemble)
                   inputs:list, # image files, case folders, folders of them or data sets (see `find_inputs`)
                   out_dir, # output folder
                   overlap:float=0., # tile overlap (0: the paper's non-overlapping tiling)
@@ -238,7 +220,7 @@ def predict_files(model, # network, checkpoint file or run folder, or a list of 
     check_number('--sw-batch-size', sw_batch_size, 1)
     dev = resolve_device(device)
     nets = load_models(model)
-    nd, kind = nets[0].config.get('spatial_dims', 3), nets[0].input_kind
+    nd, kind = nets[0].spatial_dims, nets[0].input_kind
     rng = train_spacing(nets[0].train_config)
     lr_factor = nets[0].train_config.get('lr_factor')
     cases = find_inputs(inputs)
@@ -271,7 +253,7 @@ def predict_files(model, # network, checkpoint file or run folder, or a list of 
                    for m in nets) / len(nets)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1
-        save_image(((prob >= threshold) * scale).astype(np.uint8), p_mask, like=img)
+        save_image((binarize(prob, threshold) * scale).astype(np.uint8), p_mask, like=img)
         done.append((p_prob, p_mask))
         if log is not None: log(f"[{i+1}/{len(plan)}] {c.name}: {f} -> {p_prob.name}, {p_mask.name}")
     return done

@@ -4,7 +4,6 @@
 
 # %% ../nbs/05a_learner.ipynb #b3c92557
 from __future__ import annotations
-import json, math, time
 from dataclasses import dataclass, asdict, field
 from functools import partial
 from pathlib import Path
@@ -15,26 +14,29 @@ from fastai.callback.schedule import ParamScheduler, SchedCos, SchedLin, combine
 from fastai.callback.fp16 import MixedPrecision
 from fastai.learner import Learner, Metric
 from fastai.optimizer import Adam
-from .core import InputError, atomic_path, set_seed
+from fastai.callback.progress import ProgressCallback
+from fastai.distributed import DistributedDL, DistributedTrainer, num_distrib, rank_distrib
+from .core import InputError, atomic_path, set_seed, binarize
+from .checkpoint import save_checkpoint, load_checkpoint, load_model, save_run_record
 from .losses import KTConfig, DEFAULT_TRANSFER, kt_variant, task_loss
 from .metrics import Confusion, overlap_scores
 from .models import create_model
 from .callback.kt import KnowledgeTransfer
 
 # %% auto #0
-__all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'save_checkpoint', 'load_checkpoint', 'load_model',
-           'paper_adam', 'mixed_precision_cb', 'seg_learner', 'RunCheckpoint', 'TrainConfig', 'train_teacher',
-           'check_teacher', 'check_teacher_quality', 'train_student']
+__all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb', 'seg_learner',
+           'RunCheckpoint', 'DataParallel', 'TrainConfig', 'train_teacher', 'check_teacher', 'check_teacher_quality',
+           'train_student']
 
 # %% ../nbs/05a_learner.ipynb #286385b8
 class ThresholdedOverlap(Metric):
-    "One of `metrics.overlap_scores` from TP, FP and FN of `sigmoid(pred) > threshold` accumulated over an epoch"
+    "One of `metrics.overlap_scores` from TP, FP and FN of `binarize(pred, threshold, logits=True)` over an epoch"
     def __init__(self, key='dice', # 'dice', 'sensitivity' or 'precision'
                  short=None, # column name in the Recorder
                  threshold=0.5): self.key,self.short,self.threshold = key,short or key,threshold
     def reset(self): self.tp = self.fp = self.fn = 0
     def accumulate(self, learn):
-        p, t = learn.pred.detach() > math.log(self.threshold/(1-self.threshold)), learn.yb[0] > 0.5
+        p, t = binarize(learn.pred.detach(), self.threshold, logits=True), learn.yb[0] > 0.5
         self.tp += int((p & t).sum()); self.fp += int((p & ~t).sum()); self.fn += int((~p & t).sum())
     @property
     def value(self): return overlap_scores(Confusion(self.tp, self.fp, self.fn, 0))[self.key]
@@ -44,50 +46,6 @@ class ThresholdedOverlap(Metric):
 def VesselDice(threshold=0.5): return ThresholdedOverlap('dice', 'dice', threshold)
 def Sensitivity(threshold=0.5): return ThresholdedOverlap('sensitivity', 'sens', threshold)
 def Precision(threshold=0.5): return ThresholdedOverlap('precision', 'prec', threshold)
-
-# %% ../nbs/05a_learner.ipynb #2320da81
-def _plain(o):
-    "Containers as plain lists/dicts and numbers as Python numbers, so `weights_only` loading accepts them"
-    if isinstance(o, torch.Tensor): return o.detach().cpu()
-    if isinstance(o, dict): return {k: _plain(v) for k,v in o.items()}
-    if isinstance(o, (list, tuple)) or type(o).__name__ == 'L': return [_plain(v) for v in o]
-    if isinstance(o, np.generic): return o.item()
-    return o
-
-def save_checkpoint(path, # destination file (`.pt`)
-                    model:nn.Module, # a network from `create_model` (carries `.config`)
-                    **extra, # JSON-like values to store beside the weights (epoch, train config, history, ...)
-                   ) -> Path:
-    "Write the weights, the model config and `extra` atomically"
-    sd = {k: v.detach().cpu() for k,v in model.state_dict().items()}
-    with atomic_path(path) as t: torch.save(dict(model_config=_plain(dict(model.config)), state_dict=sd, **_plain(extra)), t)
-    return Path(path)
-
-def load_checkpoint(path, # a `.pt` file, or a run folder (its `best.pt`, else `last.pt`)
-                   ) -> dict:
-    "Read a checkpoint without executing pickled code; `InputError` naming the file when it is not one of ours"
-    p = Path(path)
-    if p.is_dir(): p = next((p/n for n in ('best.pt', 'last.pt') if (p/n).exists()), p/'best.pt')
-    if not p.exists(): raise InputError(p, "no such checkpoint (give a run folder holding best.pt or last.pt, or a .pt file)")
-    try: ck = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})") from None
-    if not isinstance(ck, dict) or 'model_config' not in ck or 'state_dict' not in ck:
-        raise InputError(p, "not a ktvit_nb checkpoint (no model_config/state_dict)")
-    ck['path'] = str(p)
-    return ck
-
-def load_model(path, # checkpoint file or run folder
-               device=None, # where to put the network (default CPU)
-              ) -> nn.Module:
-    "Rebuild the network stored in a checkpoint and load its weights"
-    ck = load_checkpoint(path)
-    m = create_model(**ck['model_config'])
-    try: m.load_state_dict(ck['state_dict'])
-    except RuntimeError as e: raise InputError(ck['path'], f"weights do not fit the stored config: {str(e).splitlines()[0]}") from None
-    m.checkpoint_path = ck['path']
-    ps = (ck.get('train_config') or {}).get('patch_size')
-    if ps: m.train_patch_size = tuple(ps)
-    return m.to(device or 'cpu')
 
 # %% ../nbs/05a_learner.ipynb #b8689106
 def paper_adam(wd:float=1e-5): # L2 weight decay (the paper's PyTorch Adam setting)
@@ -156,15 +114,22 @@ class RunCheckpoint(Callback):
         with atomic_path(self.run_dir/'metrics.csv') as t: pd.DataFrame(self.history).to_csv(t, index=False) # after last.pt: never ahead of it
 
 # %% ../nbs/05a_learner.ipynb #b858f740
-from fastai.distributed import DistributedDL, num_distrib, rank_distrib
+class _BackendDL(DistributedDL):
+    "fastai's `DistributedDL`, broadcasting the shuffled indices on the device the backend needs: CUDA for NCCL, else the CPU"
+    def _broadcast(self, t, rank):
+        t = torch.LongTensor(t)
+        if torch.distributed.get_backend() == 'nccl': t = t.cuda()
+        torch.distributed.broadcast(t, rank)
+        return t.cpu().tolist()
 
-@patch
-def _broadcast(self:DistributedDL, t, rank):
-    "Broadcast the list `t` from `rank`; on the CPU for gloo, on CUDA only for NCCL"
-    t = torch.LongTensor(t)
-    if torch.distributed.get_backend() == 'nccl': t = t.cuda()
-    torch.distributed.broadcast(t, rank)
-    return t.cpu().tolist()
+class DataParallel(DistributedTrainer):
+    "fastai's `DistributedTrainer` with gloo-safe data loaders and one crop stream per rank; `_fit` adds it to runs of several processes"
+    def before_fit(self):
+        ds, r = self.dls.train.dataset, rank_distrib()
+        if r and hasattr(ds, 'seed'): # rank 0 draws the crops a one-process run would; every other rank its own stream
+            ds.seed, ds._rng = int(np.random.SeedSequence([ds.seed, r]).generate_state(1)[0]), None
+        super().before_fit()
+    def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else _BackendDL(dl, device=self.learn.model.device)
 
 # %% ../nbs/05a_learner.ipynb #72cfe9d9
 @dataclass
@@ -223,21 +188,18 @@ def _prepare_run(out, cfg:TrainConfig, resume:bool):
 
 def _fit(learn, cfg, out, ck, extra_cbs=()):
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    if not rank_distrib():
-        cfg_json = json.dumps(dict(train=cfg.record(), model=dict(learn.model.config)), indent=1)
-        with atomic_path(out/'config.json') as t: t.write_text(cfg_json)
+    if not rank_distrib(): save_run_record(out, cfg.record(), learn.model)
     start, hist, best = 0, [], None
     if ck is not None:
         learn.model.load_state_dict(ck['state_dict']); learn.create_opt(); learn.opt.load_state_dict(ck['opt_state'])
         start, hist, best = ck['epoch'] + 1, ck['history'], ck['best']
     cb = RunCheckpoint(out, cfg.record(), history=hist, best=best, start_epoch=start)
     if start < cfg.epochs:
-        if num_distrib() > 1:
-            with learn.distrib_ctx(sync_bn=False, cpu=not torch.cuda.is_available()):
-                learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, warmup=cfg.warmup, cbs=[cb, *extra_cbs])
-            if torch.distributed.is_initialized(): # leave together: a rank exiting while gloo still talks aborts
-                torch.distributed.barrier(); torch.distributed.destroy_process_group()
-        else: learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, warmup=cfg.warmup, cbs=[cb, *extra_cbs])
+        ddp = [DataParallel(sync_bn=False, cpu=not torch.cuda.is_available())] if num_distrib() > 1 else []
+        if ddp and rank_distrib(): learn.remove_cb(ProgressCallback) # one progress bar: rank 0's
+        learn.fit_cosine(cfg.epochs, cfg.lr, start_epoch=start, warmup=cfg.warmup, cbs=[*ddp, cb, *extra_cbs])
+        if ddp and torch.distributed.is_initialized(): # leave together: a rank exiting while gloo still talks aborts
+            torch.distributed.barrier(); torch.distributed.destroy_process_group()
     learn.run_dir, learn.run_best = out, cb.best
     if not rank_distrib(): _plot_curves(out)
     return learn
@@ -278,13 +240,13 @@ def train_teacher(data, # data folder (package layout, DRIVE or vesselNN)
     return _fit(learn, cfg, out, ck, cbs)
 
 # %% ../nbs/05a_learner.ipynb #a0dfb915
-def check_teacher(teacher:nn.Module, # loaded teacher
+def check_teacher(ck:dict, # the teacher's checkpoint (`load_checkpoint`)
                   arch:str, preset:str, spatial_dims:int, in_channels:int=1):
     "`InputError` naming the teacher's checkpoint unless it has the student's architecture"
     want = dict(arch=arch, preset=preset, spatial_dims=spatial_dims, in_channels=in_channels)
-    got = {k: teacher.config.get(k) for k in want}
+    got = {k: ck['model_config'].get(k) for k in want}
     bad = [f"{k}={got[k]!r} (student: {want[k]!r})" for k in want if got[k] != want[k]]
-    if bad: raise InputError(getattr(teacher, 'checkpoint_path', 'teacher'), "teacher does not match the student: " + ', '.join(bad))
+    if bad: raise InputError(ck['path'], "teacher does not match the student: " + ', '.join(bad))
 
 def check_teacher_quality(ck:dict, # the teacher's checkpoint (`load_checkpoint`)
                           min_dice:float, # lowest acceptable best validation Dice
@@ -313,15 +275,15 @@ def train_student(data, # data folder
     "Stage 2: train the L-net on LR patches, taught by the frozen H-net as `transfer` says"
     over = {k: kwargs.pop(k) for k in list(kwargs) if k in KTConfig.__dataclass_fields__}
     name, kt = _transfer(transfer, over)
-    tck = load_checkpoint(teacher); t = load_model(teacher)
-    kwargs.setdefault('arch', t.config['arch']); kwargs.setdefault('preset', t.config['preset'])
+    tck = load_checkpoint(teacher); t = load_model(teacher).model
+    kwargs.setdefault('arch', tck['model_config']['arch']); kwargs.setdefault('preset', tck['model_config']['preset'])
     cfg = TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
                       kt=None if kt is None else asdict(kt), **kwargs)
     ck = _prepare_run(out, cfg, resume)
     set_seed(cfg.seed)
     teach = kt is not None and kt.has_terms
     dls = _dls(data, cfg, ('lr', 'hr') if teach else ('lr',))
-    check_teacher(t, cfg.arch, cfg.preset, dls.spatial_dims)
+    check_teacher(tck, cfg.arch, cfg.preset, dls.spatial_dims)
     check_teacher_quality(tck, cfg.min_teacher_dice)
     model = create_model(cfg.arch, cfg.preset, spatial_dims=dls.spatial_dims)
     if kt is not None and kt.init == 'teacher': model.load_state_dict(t.state_dict())

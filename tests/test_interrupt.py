@@ -95,7 +95,7 @@ def interrupt(d, out, stall, sig):
     return p.returncode, err
 
 def load(p):
-    from ktvit_nb.learner import load_checkpoint
+    from ktvit_nb.checkpoint import load_checkpoint
     return load_checkpoint(p)
 
 CASES = [('SIGINT', 'epoch'), ('SIGKILL', 'epoch'), ('SIGINT', 'checkpoint'), ('SIGKILL', 'checkpoint'),

@@ -68,7 +68,8 @@ class KTViT(nn.Module):
     "Multi-scale vision transformer: conv stem, three transformer encoders at three scales, lightweight decoder"
     def __init__(self, config:KTViTConfig|None=None, **kwargs):
         super().__init__()
-        c = self.cfg = config if config is not None else KTViTConfig(**kwargs)
+        c = config if config is not None else KTViTConfig(**kwargs)
+        self.config, self.reduction = c.to_dict(), c.reduction # the network's one config: a plain dict (`create_model` adds arch and preset)
         sd, P = c.spatial_dims, c.patch_size
         ch = c.channels if c.conv_embed else (c.channels[0],) * 3
         stage = lambda n: TransformerStage(sd, n, P, c.hidden_size, c.depth, c.heads, c.mlp_ratio, c.dropout,
@@ -85,19 +86,18 @@ class KTViT(nn.Module):
 
     def check_input(self, x:torch.Tensor):
         "Raise a `ValueError` that names the fix when `x` cannot go through the network"
-        c = self.cfg; r = c.reduction
-        if x.ndim != c.spatial_dims + 2:
-            raise ValueError(f"expected a {c.spatial_dims + 2}D tensor (B, C, {'X, Y, Z' if c.spatial_dims == 3 else 'H, W'}), "
-                             f"got shape {tuple(x.shape)}")
-        if x.shape[1] != c.in_channels:
-            raise ValueError(f"expected {c.in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
+        sd, ci, r = self.config['spatial_dims'], self.config['in_channels'], self.reduction
+        if x.ndim != sd + 2:
+            raise ValueError(f"expected a {sd + 2}D tensor (B, C, {'X, Y, Z' if sd == 3 else 'H, W'}), got shape {tuple(x.shape)}")
+        if x.shape[1] != ci:
+            raise ValueError(f"expected {ci} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
         size = tuple(x.shape[2:])
         if any(s % r for s in size):
             near = tuple(max(r, r * round(s / r)) for s in size)
             raise ValueError(f"spatial size {size} must be divisible by {r} in every axis "
-                             f"(patch size {c.patch_size} x 4); nearest valid sizes: {near}")
+                             f"(patch size {self.config['patch_size']} x 4); nearest valid sizes: {near}")
 
-    def forward_features(self, x:torch.Tensor, # (B, in_channels, *S), S divisible by `cfg.reduction`
+    def forward_features(self, x:torch.Tensor, # (B, in_channels, *S), S divisible by `reduction`
                         ) -> tuple[torch.Tensor, dict]:
         "Logits (B, out_channels, *S) and the four knowledge-transfer maps {'embed1','embed2','dec1','dec2'}"
         self.check_input(x)
