@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from .core import InputError, atomic_path
+from .core import InputError, atomic_path, binarize
 
 # %% auto #0
 __all__ = ['AXIS_NAMES', 'BG', 'TP', 'FP', 'FN', 'TP_COLOR', 'FN_COLOR', 'FP_COLOR', 'BG_COLOR', 'AGREE_COLORS', 'AGREE_NAMES',
-           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'mip', 'binarize', 'error_codes',
-           'codes_rgb', 'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors',
-           'plot_lr_hr', 'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band',
-           'view_case']
+           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'mip', 'error_codes', 'codes_rgb',
+           'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors', 'plot_lr_hr',
+           'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band', 'view_case']
 
 # %% ../nbs/07_viz.ipynb #9a6c3dd3
 AXIS_NAMES = ('X', 'Y', 'Z')
@@ -42,23 +41,16 @@ AGREE_COLORS = np.array([BG_COLOR, TP_COLOR, FP_COLOR, FN_COLOR])   # indexed by
 AGREE_NAMES = ('background', 'found (TP)', 'false alarm (FP)', 'missed (FN)')
 SHARE_CODES = (TP, FN, FP)     # order of the counts from `error_shares`
 
-def binarize(a:np.ndarray, # probability map, 0/1 mask or boolean array
-             thresh:float=0.5, # probabilities at or above this are vessel
-            ) -> np.ndarray:
-    "Boolean vessel mask: booleans pass through, numbers are compared with `thresh`"
-    a = np.asarray(a)
-    return a if a.dtype == bool else a >= thresh
-
 def error_codes(pred:np.ndarray, # prediction: probabilities or a binary mask
                 gt:np.ndarray, # ground-truth vessel mask, same shape
                 thresh:float=0.5, # threshold applied to `pred` (and to a float `gt`)
                 mask:np.ndarray|None=None, # region scored (brain / field of view): outside it every voxel is `BG`
                ) -> np.ndarray:
     "Per-voxel agreement code: `BG`, `TP`, `FP` or `FN` (uint8)"
-    p, g = binarize(pred, thresh), binarize(gt, thresh)
+    p, g = binarize(np.asarray(pred), thresh), binarize(np.asarray(gt), thresh)   # the package's one rule: >= thresh
     if p.shape != g.shape: raise InputError('pred', f"shape {p.shape} does not match the ground truth's {g.shape}")
     if mask is not None:                 # as `metrics.case_metrics` scores it: only inside the mask
-        m = binarize(mask)
+        m = binarize(np.asarray(mask))
         if m.shape != p.shape: raise InputError('mask', f"shape {m.shape} does not match the ground truth's {g.shape}")
         p, g = p & m, g & m
     out = np.zeros(p.shape, np.uint8)
@@ -298,7 +290,7 @@ class CaseViewer:
                                         value=self.shape[axis] // 2 if is3d else 0, description='slice',
                                         disabled=not is3d, continuous_update=False)
         self.mip_toggle = W.ToggleButton(value=False, description='MIP', disabled=not is3d)
-        self.thresh_slider = W.FloatSlider(min=0., max=1., step=.01, value=thresh, description='threshold',
+        self.thresh_slider = W.FloatSlider(min=.01, max=.99, step=.01, value=thresh, description='threshold',
                                            continuous_update=False)
         self.layer_select = W.SelectMultiple(options=names, value=tuple(show or names[:3]), description='layers',
                                              rows=min(len(names), 8))
@@ -335,8 +327,8 @@ class CaseViewer:
 
     def current_image(self, name:str|None=None, # layer to return; default: the first selected one
                      ) -> np.ndarray:
-        "The 2D array (or RGB image for `errors ...` layers) shown for layer `name` under the current controls"
-        name = name or self.layer_select.value[0]; t = self.thresh_slider.value
+        "The 2D array (or RGB image for `errors ...` layers) shown for layer `name` (default: the first selected, else the first) now"
+        name = name or (self.layer_select.value or self.layer_select.options)[0]; t = self.thresh_slider.value
         if name in self.layers:
             a = self.layers[name]
             return self._plane(binarize(a, t).astype(np.uint8)) if name in self.prob_layers else self._plane(a)
