@@ -200,14 +200,16 @@ def case_metrics(prob:np.ndarray, # vessel probabilities, or a binary prediction
                  mask:np.ndarray|None=None, # optional region to score (brain / field of view)
                  spacing=None, # voxel size in mm for HD95 (default 1 per axis)
                  radius:np.ndarray|None=None, # optional radius map for `recall_by_radius`
+                 topology:bool=True, # also the slower Betti errors, HD95 and AUC (False: what a study of many runs needs)
                 ) -> dict:
     "Every metric of this module for one case, as a flat dict of floats"
     prob = check_finite(np.asarray(prob), 'prediction')
     pred, g = _pair(binarize(prob, threshold), gt, mask)
-    c = confusion(pred, g)
-    b0, b1 = betti_errors(pred, g)
-    r = dict(**overlap_scores(c), cldice=cldice(pred, g), betti0_err=float(b0), betti1_err=float(b1),
-             hd95=hd95(pred, g, spacing), auc=roc_auc(prob, g, mask), ap=average_precision(prob, g, mask))
+    r = dict(**overlap_scores(confusion(pred, g)), cldice=cldice(pred, g))
+    if topology:
+        b0, b1 = betti_errors(pred, g)
+        r.update(betti0_err=float(b0), betti1_err=float(b1), hd95=hd95(pred, g, spacing), auc=roc_auc(prob, g, mask))
+    r['ap'] = average_precision(prob, g, mask)
     if radius is not None: r.update({f'recall_r{k}': v for k,v in recall_by_radius(pred, radius, mask=mask).items()})
     return r
 

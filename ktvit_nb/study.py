@@ -13,11 +13,11 @@ from .core import InputError, atomic_path
 from .data.datasets import find_cases, load_case, write_synth_dataset
 from .data.io import read_image
 from .losses import KT_VARIANTS
-from .metrics import confusion, overlap_scores, cldice, average_precision, recall_by_radius, _pair
+from .metrics import case_metrics
 
 # %% auto #0
-__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'fold_splits', 'score_case', 'run_study',
-           'paired_summary', 'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study']
+__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'fold_splits', 'run_study', 'paired_summary',
+           'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study']
 
 # %% ../nbs/12_study.ipynb #bee61213
 @dataclass
@@ -97,15 +97,9 @@ def _units(cfg:StudyConfig, out:Path) -> list[dict]:
     return units
 
 # %% ../nbs/12_study.ipynb #36a87cf0
-def score_case(prob:np.ndarray, # vessel probabilities of one case
-               case:dict, # from `load_case`
-               radius:np.ndarray|None=None, # radius map, when the data set has one
-              ) -> dict:
-    "The study's metrics of one case: overlap scores, clDice, AP and recall per radius bin (inside the case's mask)"
-    pred, g = _pair(prob > 0.5, case['label'], case['mask'])
-    r = dict(**overlap_scores(confusion(pred, g)), cldice=cldice(pred, g), ap=average_precision(prob, case['label'], case['mask']))
-    if radius is not None: r.update({f'recall_r{k}': v for k,v in recall_by_radius(pred, radius, mask=case['mask']).items()})
-    return r
+def _score_case(prob, case, radius=None):
+    "The study's metrics of one case (inside its mask): `case_metrics` without the slower topology and distance scores"
+    return case_metrics(prob, case['label'], mask=case['mask'], radius=radius, topology=False)
 
 # %% ../nbs/12_study.ipynb #6d503ec7
 def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
@@ -138,7 +132,7 @@ def _score(cfg:StudyConfig, u:dict, runs:dict, done:set, log) -> list[dict]:
             rad = cases[cn].extras.get('radius'); rad = read_image(rad).array if rad else None
             for m, (net, inp) in models.items():
                 prob = predict_volume(net, c[inp], device='cpu')
-                rows.append(dict(unit=u['unit'], seed=u['seed'], model=m, split=split, case=cn, **score_case(prob, c, rad)))
+                rows.append(dict(unit=u['unit'], seed=u['seed'], model=m, split=split, case=cn, **_score_case(prob, c, rad)))
     log(f"[{u['unit']}] scored {len(todo)} model(s) on {len(u['splits']['valid']) + len(u['splits']['test'])} case(s)")
     return rows
 
