@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, torch
 
 # %% auto #0
-__all__ = ['InputError', 'check_finite', 'binarize', 'set_seed', 'default_device', 'resolve_device', 'atomic_path',
+__all__ = ['InputError', 'check_finite', 'binarize', 'to_plain', 'set_seed', 'default_device', 'resolve_device', 'atomic_path',
            'check_number', 'writable_dir', 'check_output', 'available_memory', 'check_memory']
 
 # %% ../nbs/00_core.ipynb #972fd851
@@ -31,7 +31,7 @@ def check_finite(a:np.ndarray, # array to check
         if bad: raise InputError(name, f"contains {bad} NaN/Inf voxel(s); clean or mask them before use")
     return a
 
-# %% ../nbs/00_core.ipynb #f052a442
+# %% ../nbs/00_core.ipynb #646611c0
 def binarize(prob, # probabilities (NumPy array or torch tensor), or logits when `logits=True`
              threshold:float=0.5, # in (0, 1): a voxel is vessel when its probability is >= threshold
              logits:bool=False, # `prob` holds logits: compare against logit(threshold), no sigmoid needed
@@ -39,6 +39,17 @@ def binarize(prob, # probabilities (NumPy array or torch tensor), or logits when
     "The one binarisation rule of the package: `prob >= threshold` (saved masks, scores and the viewer all use it)"
     if not 0 < threshold < 1: raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     return prob >= (math.log(threshold / (1 - threshold)) if logits else threshold)
+
+# %% ../nbs/00_core.ipynb #5511dc47
+def to_plain(o):
+    "`o` as plain Python data (what JSON and `torch.load(weights_only=True)` accept): str keys, lists, Python numbers; tensors detached on the CPU"
+    if isinstance(o, torch.Tensor): return o.detach().cpu()
+    if isinstance(o, dict): return {str(k): to_plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)) or type(o).__name__ == 'L': return [to_plain(v) for v in o]
+    if isinstance(o, np.ndarray): return o.tolist()
+    if isinstance(o, np.generic): return o.item()
+    if isinstance(o, Path): return str(o)
+    return o
 
 # %% ../nbs/00_core.ipynb #053fc486
 def set_seed(seed:int, # seed for Python, NumPy and torch

@@ -119,7 +119,7 @@ def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
 
 def _score(cfg:StudyConfig, u:dict, runs:dict, done:set, log) -> list[dict]:
     "Rows of (unit, model, case) scores for the runs not yet scored"
-    from ktvit_nb.learner import load_model
+    from ktvit_nb.checkpoint import load_model
     from ktvit_nb.infer import predict_volume
     todo = {m: r for m, r in runs.items() if (u['unit'], m) not in done}
     if not todo: return []
@@ -166,7 +166,7 @@ def run_study(out, # study folder (created; an existing one with the same design
         log(f"unit {i+1}: {u['unit']} ({time.perf_counter()-t0:.0f} s into the study)")
         runs = {'hnet': _train(cfg, u, out, None, log)}
         runs['hnet-on-lr'] = runs['hnet']
-        from ktvit_nb.learner import load_checkpoint
+        from ktvit_nb.checkpoint import load_checkpoint
         best = load_checkpoint(runs['hnet'])['best']
         teacher_ok = best is not None and best >= cfg.min_teacher_dice
         if not teacher_ok: log(f"[{u['unit']}] H-net's best validation Dice {best:.3f} < {cfg.min_teacher_dice}: only the variants without a teacher run")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch
 from torch.utils.data import Dataset, get_worker_info
-from ..core import InputError, default_device
+from ..core import InputError, default_device, writable_dir, to_plain
 from .io import Image, read_image, save_image, check_label, check_pair, image_suffix, is_image_file, shared_data_dir
 
 # %% auto #0
@@ -139,12 +139,6 @@ def split_cases(cases, # CaseFiles or case names
 # %% ../../nbs/01b_data.datasets.ipynb #7c825df9
 def _data_dir(data): data = Path(data); return data.parent if data.is_file() else data
 
-def _writable(d:Path) -> bool:
-    "Whether `d` may be written: permission bits say so (root's override of read-only folders is not used)"
-    try: st = os.stat(d)
-    except OSError: return False
-    return os.access(d, os.W_OK) and bool(st.st_mode & 0o200)
-
 def load_or_make_splits(data, # data folder (or its cases.csv / pairs.csv)
                         cases, # the CaseFiles found there
                         seed:int=0, # seed for a new split
@@ -163,7 +157,7 @@ def load_or_make_splits(data, # data folder (or its cases.csv / pairs.csv)
                                 f"unlisted: {sorted(names - listed)[:5]}); delete it to make a new split")
         return {k: s[k] for k in ('train', 'valid', 'test')}
     s = split_cases(names, seed=seed)
-    dest = None if not write else d if _writable(d) else (Path(out) if out else None)
+    dest = None if not write else d if writable_dir(d) else (Path(out) if out else None)
     if dest is not None:
         from ktvit_nb.core import atomic_path
         dest.mkdir(parents=True, exist_ok=True)
@@ -339,13 +333,6 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     return dls
 
 # %% ../../nbs/01b_data.datasets.ipynb #b069b392
-def _jsonable(o):
-    if isinstance(o, dict): return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)): return [_jsonable(v) for v in o]
-    if isinstance(o, np.ndarray): return o.tolist()
-    if isinstance(o, np.generic): return o.item()
-    return o
-
 def write_synth_dataset(out, # folder to create (package layout)
                         n:int, # number of cases
                         shape, # volume (or image) shape, or one int repeated `dims` times
@@ -374,7 +361,7 @@ def write_synth_dataset(out, # folder to create (package layout)
             arr = arr.astype(np.uint8) if name in ('label', 'mask') else arr.astype(np.float32)
             save_image(arr, d/f'{name}.nii.gz', affine=aff)
         if sc.graph is not None:
-            with atomic_path(d/'graph.json') as t: t.write_text(json.dumps(_jsonable(sc.graph)))
+            with atomic_path(d/'graph.json') as t: t.write_text(json.dumps(to_plain(sc.graph)))
         paths.append(d)
     load_or_make_splits(out, find_cases(out), seed=seed)
     return paths
