@@ -193,10 +193,11 @@ def case_layers(path, # a case folder, a `ktvit demo` report folder, or a `ktvit
         if not names: raise InputError(p, "holds no predictions (predictions/<model>/<case>_prob.nii.gz)")
         case = case or names[0]
         if case not in names: raise InputError(p, f"has no predictions for case {case!r}; it has {names}")
+        from ktvit_nb.demo import RUNS, SHOWN
         layers, errors = _case_dir_layers(p/'data'/case), None
         for d in preds:
             layers[d.name] = read_image(d/f'{case}_prob.nii.gz').array
-            if d.name == 'l-net-with-kt': errors = (d.name, 'label')
+            if d.name == RUNS[SHOWN].folder: errors = (d.name, 'label')
         return layers, errors, ('label',) if 'label' in layers else ()
     if _stem_file(p, 'image') or _stem_file(p, 'image_lr'): return _case_dir_layers(p), None, ('label',) if _stem_file(p, 'label') else ()
     return _prediction_layers(p, case, gt)

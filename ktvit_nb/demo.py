@@ -14,14 +14,13 @@ from .data.datasets import write_synth_dataset, find_cases, load_case
 from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import predict_volume
-from .learner import train_teacher, train_student
 from .losses import DEFAULT_TRANSFER
 from .metrics import case_metrics, bootstrap_ci
 
 # %% auto #0
-__all__ = ['QUICK', 'RUNS', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'NOT_METRICS', 'METRIC_UNITS',
-           'DEGENERATE_RULES', 'DemoConfig', 'train_runs', 'evaluate_runs', 'metric_unit', 'metric_table',
-           'degenerate_warnings', 'report_tables', 'write_report', 'run_demo']
+__all__ = ['QUICK', 'RUNS', 'TEACHER', 'SHOWN', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'NOT_METRICS',
+           'METRIC_UNITS', 'DEGENERATE_RULES', 'DemoConfig', 'DemoRun', 'train_runs', 'evaluate_runs', 'metric_unit',
+           'metric_table', 'degenerate_warnings', 'report_tables', 'write_report', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #2103fba1
 @dataclass
@@ -42,33 +41,47 @@ class DemoConfig:
 QUICK = DemoConfig(n_cases=4, shape=(48, 48, 32), epochs=1, patch_size=(32, 32, 16), bs=2, n_per_case=2, min_teacher_dice=0.)
 
 # %% ../nbs/10_demo.ipynb #5fb9ca18
-RUNS = {
-    'H-net (KT-ViT)':     dict(stage='teacher', arch='ktvit', input='hr'),
-    'L-net with KT':      dict(stage='student', arch='ktvit', input='lr', transfer=DEFAULT_TRANSFER),
-    'L-net with KT (paper eq. 7)': dict(stage='student', arch='ktvit', input='lr', transfer='paper'),
-    'L-net without KT':   dict(stage='student', arch='ktvit', input='lr', transfer='none'),
-    '3D U-Net (HR)':      dict(stage='teacher', arch='unet', input='hr'),
-    '3D U-Net (LR)':      dict(stage='teacher', arch='unet', input='lr'),
-    'KT-ViT without conv embedding': dict(stage='teacher', arch='ktvit-noconv', input='hr'), # Table 3 ablation
-}
+@dataclass(frozen=True)
+class DemoRun:
+    "One network of the demo: its display name, its folder, and how it is trained"
+    name:str # display name in the tables and figures
+    folder:str # its files: `runs/<folder>`, `predictions/<folder>`, `figures/*_<folder>.png`
+    stage:str # 'teacher' (trained on its own) or 'student' (taught by the H-net)
+    input:str # 'hr' or 'lr': what it is trained and scored on
+    arch:str='ktvit' # any of `models.ARCHS`
+    transfer:str|None=None # students: the `losses.KT_VARIANTS` name
+
+RUNS = {r.name: r for r in (
+    DemoRun('H-net (KT-ViT)', 'h-net-kt-vit', 'teacher', 'hr'),
+    DemoRun('L-net with KT', 'l-net-with-kt', 'student', 'lr', transfer=DEFAULT_TRANSFER),
+    DemoRun('L-net with KT (paper eq. 7)', 'l-net-with-kt-paper-eq.-7', 'student', 'lr', transfer='paper'),
+    DemoRun('L-net without KT', 'l-net-without-kt', 'student', 'lr', transfer='none'),
+    DemoRun('3D U-Net (HR)', '3d-u-net-hr', 'teacher', 'hr', arch='unet'),
+    DemoRun('3D U-Net (LR)', '3d-u-net-lr', 'teacher', 'lr', arch='unet'),
+    DemoRun('KT-ViT without conv embedding', 'kt-vit-without-conv-embedding', 'teacher', 'hr', arch='ktvit-noconv'), # Table 3 ablation
+)}
+TEACHER = 'H-net (KT-ViT)' # the run that teaches the students
+SHOWN = 'L-net with KT' # the run whose errors `ktvit view REPORT` shows
 DEMO_RUNS = tuple(n for n in list(RUNS)[:6] if not (n == 'L-net with KT (paper eq. 7)' and DEFAULT_TRANSFER == 'paper')) # what `ktvit demo` trains
 TABLE1 = ['H-net (KT-ViT)', '3D U-Net (HR)']
 TABLE2 = ['L-net with KT', 'L-net with KT (paper eq. 7)', 'L-net without KT', '3D U-Net (LR)']
 TABLE3 = ['H-net (KT-ViT)', 'KT-ViT without conv embedding']
 
-def _slug(name): return name.lower().replace(' ', '-').replace('(', '').replace(')', '')
+def _slug(name): return RUNS[name].folder # kept for the tutorials 91 and 92 until they use `RUNS[name].folder`
 
 # %% ../nbs/10_demo.ipynb #d61b819f
 def train_runs(data, out, cfg:DemoConfig, names=DEMO_RUNS, log=print) -> dict:
-    "Train the demo's networks into `out/runs/<slug>`; returns {name: run folder}"
+    "Train the demo's networks into `out/runs/<folder>`; returns {name: run folder}"
+    from ktvit_nb.learner import train_teacher, train_student
     kw = dict(preset=cfg.preset, epochs=cfg.epochs, bs=cfg.bs, patch_size=tuple(cfg.patch_size),
               n_per_case=cfg.n_per_case, lr=cfg.lr, warmup=cfg.warmup, seed=cfg.seed)
-    runs, teacher = {}, Path(out)/'runs'/_slug('H-net (KT-ViT)')
+    runs, teacher = {}, Path(out)/'runs'/RUNS[TEACHER].folder
     for name in names:
-        r, dest, t0 = RUNS[name], Path(out)/'runs'/_slug(name), time.perf_counter()
-        log(f"[{name}] training {r['arch']} ({cfg.preset}) on {r['input'].upper()} patches for {cfg.epochs} epoch(s)")
-        if r['stage'] == 'teacher': train_teacher(data, dest, resume=True, arch=r['arch'], input=r['input'], **kw)
-        else: train_student(data, teacher, dest, resume=True, transfer=r['transfer'], min_teacher_dice=cfg.min_teacher_dice, **kw)
+        r, t0 = RUNS[name], time.perf_counter()
+        dest = Path(out)/'runs'/r.folder
+        log(f"[{name}] training {r.arch} ({cfg.preset}) on {r.input.upper()} patches for {cfg.epochs} epoch(s)")
+        if r.stage == 'teacher': train_teacher(data, dest, resume=True, arch=r.arch, input=r.input, **kw)
+        else: train_student(data, teacher, dest, resume=True, transfer=r.transfer, min_teacher_dice=cfg.min_teacher_dice, **kw)
         runs[name] = dest
         log(f"[{name}] done in {time.perf_counter()-t0:.0f} s")
     return runs
@@ -79,12 +92,12 @@ def evaluate_runs(data, runs:dict, out, log=print) -> pd.DataFrame:
     cases = {c.name: c for c in find_cases(data)}
     rows = []
     for name, run in runs.items():
-        m, inp = load_model(run), RUNS[name]['input']
+        m, inp = load_model(run), RUNS[name].input
         test = m.train_config['splits']['test'] # the split this run was trained with
         for cn in test:
             c = load_case(cases[cn])
             prob = predict_volume(m, c[inp], device='cpu')
-            d = Path(out)/'predictions'/_slug(name)
+            d = Path(out)/'predictions'/RUNS[name].folder
             save_image(prob, d/f'{cn}_prob.nii.gz', like=c['image'])
             save_image(binarize(prob).astype(np.uint8), d/f'{cn}_mask.nii.gz', like=c['image'])
             rad = cases[cn].extras.get('radius')
@@ -226,14 +239,14 @@ def write_report(df:pd.DataFrame, runs:dict, data, out, cfg:DemoConfig, seconds:
               "vessel. As in the tables, only voxels inside the case's mask are counted.", ""]
     save_fig(plot_lr_hr(c['hr'], c['lr'], {}, gt=None), figs/'lr_hr.png'); lines += ["![LR and HR](figures/lr_hr.png)", ""]
     for name in runs:
-        prob = read_image(Path(out)/'predictions'/_slug(name)/f'{cn}_prob.nii.gz').array
-        f = figs/f'errors_{_slug(name)}.png'
+        prob = read_image(Path(out)/'predictions'/RUNS[name].folder/f'{cn}_prob.nii.gz').array
+        f = figs/f'errors_{RUNS[name].folder}.png'
         save_fig(plot_errors(prob, c['label'], title=name, mask=c['mask']), f); lines += [f"![{name}](figures/{f.name})", ""]
-        cur = figs/f'curves_{_slug(name)}.png'
+        cur = figs/f'curves_{RUNS[name].folder}.png'
         save_fig(plot_curves(Path(runs[name])/'metrics.csv'), cur)
     lines += ["Training curves (losses, validation metrics and the learning rate on separate axes; for the L-net "
               "with a transfer loss, `train_loss` is the eq. 7 sum and `valid_loss` the task loss alone): " +
-              ', '.join(f"[{n}](figures/curves_{_slug(n)}.png)" for n in runs), "",
+              ', '.join(f"[{n}](figures/curves_{RUNS[n].folder}.png)" for n in runs), "",
               "Predictions (NIfTI, with the input's geometry): `predictions/<model>/<case>_prob.nii.gz` and `_mask.nii.gz`.", ""]
     with atomic_path(out/'report.md') as t: t.write_text('\n'.join(lines))
     return out/'report.md'
