@@ -41,7 +41,7 @@ readme: install
 clean:
 	rm -rf _docs _proc site .pytest_cache
 
-# Static docs site in site/ without Quarto: every notebook executed (slow cells skipped), nbdev's API entries,
-# MkDocs + Material; serve with `python -m http.server -d site`. (With Quarto, nbdev_docs builds _docs/ instead.)
+# Static docs site in site/ without Quarto: nbdev's processors with every notebook run (slow cells skipped), then
+# MkDocs + Material (nbs/mkdocs.yml); serve with `python -m http.server -d site`. With Quarto, nbdev_docs builds _docs/.
 docs: install
 	$(BIN)/python -c "from ktvit_nb.docs_site import build_site; build_site()"
