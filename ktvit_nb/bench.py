@@ -6,7 +6,7 @@
 from __future__ import annotations
 import contextlib, datetime, json, math, os, platform, resource, subprocess, sys, time
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from .core import atomic_path, default_device, set_seed
 from .models import create_model, count_params
 from .models.blocks import TransformerStage
@@ -83,18 +83,22 @@ class NetTimer:
 
 # %% ../nbs/11_bench.ipynb #d147e00b
 def _autocast(device, amp:bool):
+    "`torch.autocast` in bfloat16 (float16 on CUDA cards without bf16) when `amp`, else nothing"
     dev = torch.device(device)
     if not amp: return contextlib.nullcontext()
     bf16 = dev.type != 'cuda' or torch.cuda.is_bf16_supported()
     return torch.autocast(dev.type, dtype=torch.bfloat16 if bf16 else torch.float16)
 
 def _model(arch, preset, dev, channels_last):
+    "The network on `dev`, its 3D weights channels-last when asked"
     m = create_model(arch, preset).to(dev)
     return m.to(memory_format=torch.channels_last_3d) if channels_last else m
 
 def _roi(model, roi):
+    "The tile a network takes: its fixed `img_size` (UNETR), else `roi`"
     return tuple(getattr(model, 'img_size', None) or roi)
 
+# %% ../nbs/11_bench.ipynb #f99c6fd5
 def bench_infer(arch:str, preset:str, # network, as for `create_model`
                 volume=(448, 448, 128), # volume shape (X, Y, Z)
                 overlap:float=0., # tile overlap of `predict_volume`
@@ -122,6 +126,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
     if dev.type == 'cuda': r['gpu_peak_gib'] = torch.cuda.max_memory_allocated() / 2**30
     return r
 
+# %% ../nbs/11_bench.ipynb #b95c991c
 def bench_train(arch:str, preset:str,
                 batch:int=2, # patches per step
                 patch=(64, 64, 32), # patch size (UNETR always uses its fixed img_size)
@@ -175,8 +180,9 @@ def measure(fn:str, # 'bench_infer' or 'bench_train'
     if p.returncode: raise RuntimeError(f"{fn}({kwargs}) failed in its subprocess:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
-# %% ../nbs/11_bench.ipynb #351b6606
+# %% ../nbs/11_bench.ipynb #be2721b7
 def _fmt(v, nd=2):
+    "A cell: strings as they are, missing numbers as '-', floats at `nd` decimals"
     if isinstance(v, str): return v
     if v is None or (isinstance(v, float) and not math.isfinite(v)): return '-'
     return f'{v:.{nd}f}' if isinstance(v, float) else str(v)
@@ -191,13 +197,14 @@ _COLS = {  # column -> (header, decimals)
     'infer_vs_unet': ('infer time / U-Net', 2), 'train_vs_unet': ('train time per patch / U-Net', 2)}
 
 def bench_table(df) -> str:
-    "The benchmark frame as a Markdown table"
+    "The benchmark frame as a Markdown table: the `_COLS` columns under their headers, each at its decimals"
     cols = [c for c in _COLS if c in df.columns]
-    lines = ['| ' + ' | '.join(_COLS[c][0] for c in cols) + ' |', '|' + '---|' * len(cols)]
-    for _, row in df.iterrows(): lines.append('| ' + ' | '.join(_fmt(row[c], _COLS[c][1]) for c in cols) + ' |')
-    return '\n'.join(lines)
+    shown = pd.DataFrame({_COLS[c][0]: [_fmt(v, _COLS[c][1]) for v in df[c]] for c in cols})
+    return shown.to_markdown(index=False, disable_numparse=True)
 
+# %% ../nbs/11_bench.ipynb #ae820ad6
 def _row(arch, preset, precision, flops, inf0, inf5, tr) -> dict:
+    "One table row from the FLOP count and the measurements of one network (`inf5`, `tr`: None when not run)"
     tiles_fl = flops['total'] * inf0['tiles']
     return dict(arch=arch, preset=preset, precision=precision, params_m=flops['params'] / 1e6,
                 gflop_per_tile=flops['total'] / 1e9, infer_s=inf0['total_s'], mvox_s=inf0['vox_per_s'] / 1e6,
@@ -210,31 +217,24 @@ def _row(arch, preset, precision, flops, inf0, inf5, tr) -> dict:
                 train_pps=tr['train_patches_per_s'] if tr else math.nan, train_rss_gib=tr['peak_rss_gib'] if tr else math.nan,
                 base_rss_gib=inf0['base_rss_gib'], gpu_peak_gib=inf0.get('gpu_peak_gib', math.nan))
 
-def run_bench(out=None, # Markdown file for the table (default 'bench.md'); False: do not write
-              *,
-              presets=('tiny', 'small', 'paper'), # presets of every arch
-              archs=('ktvit', 'unet', 'unetr'), # networks; 'unet' gives the ratios
-              volume=(448, 448, 128), # whole volume (X, Y, Z), tiled without overlap
-              overlap_volume=(224, 224, 128), # volume of the 50%-overlap run; None: skip it
-              quick:bool=False, # small volumes, tiny and small presets only: for tests and docs
-              sw_batch_size:int=4, # tiles per forward call
-              train_batch:int=2, train_steps:int=3, # training measurement
-              device=None, # default: CUDA if present
-              amp:bool|None=None, # also run under mixed precision; default: on CUDA only
-              channels_last:bool=True, # every network's 3D weights in channels-last order (the same footing for all)
-              verbose:bool=True, # print progress and the table
-             ):
-    "Measure inference, training and FLOP efficiency of every (arch, preset); a DataFrame, also written as Markdown"
-    import pandas as pd
-    if quick:
-        presets = tuple(p for p in presets if p != 'paper') or ('tiny',)
-        volume, overlap_volume, train_steps = (128, 128, 64), (128, 128, 64) if overlap_volume else None, min(train_steps, 2)
-    dev = torch.device(device) if device else default_device()
-    amp = dev.type == 'cuda' if amp is None else amp
-    log = print if verbose else (lambda *a, **k: None)
-    loadavg = lambda: os.getloadavg() if hasattr(os, 'getloadavg') else None
-    load0, peak = loadavg(), matmul_peak(device=dev)
-    log(f'matmul peak: {peak:.1f} GFLOP/s on {dev} with {torch.get_num_threads()} threads')
+def _with_ratios(rows:list[dict], # `_row`s
+                peak:float, # the machine's matmul peak, GFLOP/s
+                amp:bool, # rows of both precisions (else the precision column is dropped)
+               ) -> pd.DataFrame:
+    "The rows with each network's share of the peak and its time ratios to the U-Net of the same precision and preset"
+    df = pd.DataFrame(rows)
+    df['net_pct_peak'], df['tr_pct_peak'] = 100 * df.net_gflops / peak, 100 * df.tr_gflops / peak
+    ref = df[df.arch == 'unet'].set_index(['precision', 'preset'])
+    key = list(zip(df.precision, df.preset))
+    df['infer_vs_unet'] = [r.infer_s / ref.infer_s.get(k, math.nan) for k, (_, r) in zip(key, df.iterrows())]
+    df['train_vs_unet'] = [ref.train_pps.get(k, math.nan) / r.train_pps for k, (_, r) in zip(key, df.iterrows())]
+    if not amp: df = df.drop(columns='precision')
+    return df
+
+# %% ../nbs/11_bench.ipynb #c417bb1b
+def _measure_rows(presets, archs, volume, overlap_volume, sw_batch_size, train_batch, train_steps, dev, amp,
+                  channels_last, log) -> list[dict]:
+    "One `_row` per (precision, preset, arch), each measurement in a fresh process"
     rows = []
     for precision in ('fp32', 'amp') if amp else ('fp32',):
         kw = dict(device=str(dev), amp=precision == 'amp', channels_last=channels_last)
@@ -251,14 +251,36 @@ def run_bench(out=None, # Markdown file for the table (default 'bench.md'); Fals
                         if overlap_volume else None)
                 tr = measure('bench_train', arch=arch, preset=preset, batch=train_batch, steps=train_steps, **kw)
                 rows.append(_row(arch, preset, precision, flops, inf0, inf5, tr))
+    return rows
+
+def run_bench(out=None, # Markdown file for the table (default 'bench.md'); False: do not write
+              *,
+              presets=('tiny', 'small', 'paper'), # presets of every arch
+              archs=('ktvit', 'unet', 'unetr'), # networks; 'unet' gives the ratios
+              volume=(448, 448, 128), # whole volume (X, Y, Z), tiled without overlap
+              overlap_volume=(224, 224, 128), # volume of the 50%-overlap run; None: skip it
+              quick:bool=False, # small volumes, tiny and small presets only: for tests and docs
+              sw_batch_size:int=4, # tiles per forward call
+              train_batch:int=2, train_steps:int=3, # training measurement
+              device=None, # default: CUDA if present
+              amp:bool|None=None, # also run under mixed precision; default: on CUDA only
+              channels_last:bool=True, # every network's 3D weights in channels-last order (the same footing for all)
+              verbose:bool=True, # print progress and the table
+             ):
+    "Measure inference, training and FLOP efficiency of every (arch, preset); a DataFrame, also written as Markdown"
+    if quick:
+        presets = tuple(p for p in presets if p != 'paper') or ('tiny',)
+        volume, overlap_volume, train_steps = (128, 128, 64), (128, 128, 64) if overlap_volume else None, min(train_steps, 2)
+    dev = torch.device(device) if device else default_device()
+    amp = dev.type == 'cuda' if amp is None else amp
+    log = print if verbose else (lambda *a, **k: None)
+    loadavg = lambda: os.getloadavg() if hasattr(os, 'getloadavg') else None
+    load0, peak = loadavg(), matmul_peak(device=dev)
+    log(f'matmul peak: {peak:.1f} GFLOP/s on {dev} with {torch.get_num_threads()} threads')
+    rows = _measure_rows(presets, archs, volume, overlap_volume, sw_batch_size, train_batch, train_steps, dev, amp,
+                         channels_last, log)
     peak = max(peak, matmul_peak(device=dev))  # the machine's ceiling: the better of the measurements before and after
-    df = pd.DataFrame(rows)
-    df['net_pct_peak'], df['tr_pct_peak'] = 100 * df.net_gflops / peak, 100 * df.tr_gflops / peak
-    ref = df[df.arch == 'unet'].set_index(['precision', 'preset'])
-    key = list(zip(df.precision, df.preset))
-    df['infer_vs_unet'] = [r.infer_s / ref.infer_s.get(k, math.nan) for k, (_, r) in zip(key, df.iterrows())]
-    df['train_vs_unet'] = [ref.train_pps.get(k, math.nan) / r.train_pps for k, (_, r) in zip(key, df.iterrows())]
-    if not amp: df = df.drop(columns='precision')
+    df = _with_ratios(rows, peak, amp)
     df.attrs.update(matmul_peak_gflops=peak, channels_last=channels_last, device=str(dev), threads=torch.get_num_threads(),
                     volume=tuple(volume), overlap_volume=overlap_volume and tuple(overlap_volume), train_batch=train_batch,
                     torch=torch.__version__, load_start=load0, load=loadavg(),

@@ -163,11 +163,8 @@ def metric_table(df:pd.DataFrame, # one row per (model, case): `evaluate_runs`
 
 # %% ../nbs/10_demo.ipynb #998963e5
 def _md_table(t:pd.DataFrame) -> str:
-    "Markdown table of `t`, model names first, the other columns right-aligned (no tabulate needed)"
-    cols = list(t.columns)
-    lines = ['| model | ' + ' | '.join(map(str, cols)) + ' |', '|---|' + '---:|'*len(cols)]
-    lines += [f"| {i} | " + ' | '.join(str(v) for v in r) + ' |' for i, r in zip(t.index, t.values)]
-    return '\n'.join(lines)
+    "`t` as pandas writes Markdown: model names first, the cells (already formatted strings) right-aligned as they are"
+    return t.rename_axis('model').to_markdown(colalign=('left',) + ('right',) * t.shape[1], disable_numparse=True)
 
 DEGENERATE_RULES = (   # (test on one case's metrics, what it means) - the rules in the text above
     (lambda r: r.sensitivity >= .99 and r.precision <= .5,
