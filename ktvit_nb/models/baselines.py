@@ -94,10 +94,6 @@ def unetr(preset:str='small', # 'tiny', 'small' or 'paper'
     return Baseline(net, cfg, reduction=16, img_size=tuple(img_size))
 
 # %% ../../nbs/02b_models.baselines.ipynb #18ecd862
-def _robust_unit(img:np.ndarray) -> np.ndarray:
-    lo, hi = np.percentile(img, (1, 99))
-    return np.clip((img - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(img, dtype=np.float32)
-
 def best_dice_threshold(score:np.ndarray, # per-voxel scores, any shape
                         label:np.ndarray, # binary labels, same shape
                        ) -> tuple[float, float]:
@@ -124,7 +120,8 @@ class FrangiClassifier:
     def vesselness(self, image:np.ndarray) -> np.ndarray:
         "Frangi vesselness of the robustly normalised `image` (2D or 3D), float32"
         from skimage.filters import frangi
-        img = _robust_unit(np.asarray(image, dtype=np.float32))
+        from ktvit_nb.data.datasets import normalize_intensity   # the package's normaliser, as the networks see their inputs
+        img = normalize_intensity(image)
         return frangi(img, sigmas=self.sigmas, alpha=self.alpha, beta=self.beta, gamma=self.gamma,
                       black_ridges=False).astype(np.float32)
 

@@ -132,9 +132,11 @@ class PosConv(nn.Module):
     def __init__(self, spatial_dims:int, dim:int):
         super().__init__()
         self.conv = conv_nd(spatial_dims, dim, dim, 3, padding=1, groups=dim)
-    def forward(self, t, grid):
-        g = rearrange(t, 'b n c -> b c n').reshape(*t.shape[::2], *grid)  # (B, dim, *grid)
-        return t + rearrange(self.conv(g), 'b c ... -> b (...) c')
+    def forward(self, t, # tokens (B, N, dim)
+                grid, # their grid, as `tokenise` made it
+               ):
+        g = detokenise(t, grid, 1)                # (B, dim, *grid): a token is a 1^d patch of the grid
+        return t + tokenise(self.conv(g), 1)[0]   # (B, N, dim)
 
 # %% ../../nbs/02_models.blocks.ipynb #a6f5e01e
 class TransformerStage(nn.Module):
