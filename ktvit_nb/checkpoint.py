@@ -5,14 +5,16 @@
 # %% ../nbs/04b_checkpoint.ipynb #044bba0a
 from __future__ import annotations
 import json, warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from .core import InputError, atomic_path
-from .models import create_model, model_config
+from .losses import _TASK_LOSSES
+from .models import ARCHS, PRESETS, create_model, model_config
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'save_run_record', 'run_record']
+__all__ = ['TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'TrainConfig', 'save_run_record',
+           'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
 def _plain(o):
@@ -80,6 +82,43 @@ def load_model(path, # checkpoint file or run folder
     except Exception as e: raise InputError(ck['path'], f"does not rebuild a ktvit_nb network ({type(e).__name__})") from None
     tc = ck.get('train_config')
     return TrainedNet(m.to(device or 'cpu'), tc if isinstance(tc, dict) else {}, ck['path'])
+
+# %% ../nbs/04b_checkpoint.ipynb #55fcb9c6
+@dataclass
+class TrainConfig:
+    "Everything a training run needs besides the data; stored in `config.json` and in every checkpoint"
+    stage:str='teacher' # 'teacher' (H-net on HR) or 'student' (L-net on LR)
+    input:str='hr' # teacher stage: 'hr' (the H-net), or 'lr' for a baseline trained on LR without a teacher
+    arch:str='ktvit' # any of `ktvit_nb.models.ARCHS`
+    preset:str='tiny' # network size: 'tiny', 'small' or 'paper'
+    epochs:int=20 # epochs of the cosine schedule (the paper anneals over 20)
+    bs:int=2 # patches per batch
+    patch_size:tuple|None=None # crop size (None: 64 64 32, or 64 64 in 2D)
+    n_per_case:int=80 # crops per training case per epoch (paper: 80)
+    lr:float=1e-4 # initial learning rate (paper)
+    wd:float=1e-5 # L2 weight decay (paper)
+    warmup:float=0. # share of the run with a linear warm-up before the cosine (0: the paper's schedule)
+    loss:str='bce' # task loss
+    seed:int=0 # seed of the weights, the split, the crops and the augmentation
+    lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
+    mixed_precision:str='auto' # 'auto': on for CUDA, off on CPU
+    transfer:str|None=None # student only: the transfer variant's name (`losses.KT_VARIANTS`; 'none': Table 2's without KT)
+    kt:dict|None=None # student only: the `KTConfig` fields used, None without transfer
+    min_teacher_dice:float=0.5 # student only: refuse a teacher whose best validation Dice is lower (0: any)
+    teacher:str|None=None # student: the teacher's run folder or checkpoint
+    data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
+    splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
+    spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases, recorded for `predict`'s check
+
+    def record(self) -> dict:
+        "The fields of this run's stage, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"
+        d = asdict(self)
+        if self.stage == 'teacher':
+            for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
+        return d
+
+TRAIN_CHOICES = dict(stage=('teacher', 'student'), input=('hr', 'lr'), arch=ARCHS, preset=PRESETS,
+                     loss=tuple(_TASK_LOSSES), mixed_precision=('auto', 'bf16', 'fp16', 'off'))
 
 # %% ../nbs/04b_checkpoint.ipynb #52d06077
 def save_run_record(run_dir, # the run folder

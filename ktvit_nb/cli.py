@@ -86,8 +86,9 @@ def _train_args(a, teacher_ck=None):
     "Check the arguments of `train-teacher`/`train-student` and the data set's layout before any case is read"
     from ktvit_nb.data.datasets import find_cases
     from ktvit_nb.data.io import read_image
-    for n, lo, op in (('epochs', 1, False), ('bs', 1, False), ('n_per_case', 1, False), ('lr', 0, True), ('seed', 0, False)):
-        check_number('--' + n.replace('_', '-'), getattr(a, n), lo, lo_open=op)
+    for n, lo, op in (('epochs', 1, False), ('bs', 1, False), ('n_per_case', 1, False), ('lr', 0, True), ('wd', 0, False),
+                      ('seed', 0, False), ('lr_factor', 1, False)):
+        if getattr(a, n) is not None: check_number('--' + n.replace('_', '-'), getattr(a, n), lo, lo_open=op)
     if a.patch_size is not None:
         if len(a.patch_size) not in (2, 3): raise InputError('--patch-size', f"give 2 or 3 sizes, not {len(a.patch_size)}")
         for s in a.patch_size: check_number('--patch-size', s, 1)
@@ -114,10 +115,10 @@ def _train_args(a, teacher_ck=None):
     _check_patch(arch, preset, patch, dims, a.data)
 
 def _train_kwargs(a):
-    kw = dict(preset=a.preset, arch=a.arch, epochs=a.epochs, bs=a.bs, n_per_case=a.n_per_case, lr=a.lr, loss=a.loss,
-              seed=a.seed, mixed_precision=a.mixed_precision, warmup=a.warmup)
-    if a.patch_size: kw['patch_size'] = tuple(a.patch_size)
-    return {k: v for k,v in kw.items() if v is not None}
+    "The `TrainConfig` fields given on the command line (a student's arch and preset: only when given)"
+    kw = {n: getattr(a, n) for n in _TRAIN_FIELDS if getattr(a, n, None) is not None}
+    if 'patch_size' in kw: kw['patch_size'] = tuple(kw['patch_size'])
+    return kw
 
 def _train_teacher(a):
     from ktvit_nb.learner import train_teacher
@@ -134,8 +135,6 @@ def _train_student(a):
         raise InputError(ck['path'], "is a student (L-net) run; --teacher needs the H-net run of train-teacher")
     _train_args(a, ck)
     kw = _train_kwargs(a)
-    for k in ('arch', 'preset'):
-        if getattr(a, k) is None: kw.pop(k, None)
     over = dict(feature_weights=a.feature_weights and tuple(a.feature_weights), kl_weight=a.kl_weight,
                 kl_direction=a.kl_direction, T=a.temperature)
     kw.update({k: v for k,v in over.items() if v is not None}, min_teacher_dice=a.min_teacher_dice)
@@ -143,23 +142,25 @@ def _train_student(a):
     best = getattr(learn, 'run_best', None)
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
+_TRAIN_FIELDS = ('arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
+                 'lr_factor', 'mixed_precision') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
+_STUDENT_FIELDS = ('min_teacher_dice',)
+
 def _add_train_args(s, student=False):
-    from ktvit_nb.models import ARCHS, PRESETS
+    "One option per `TrainConfig` field a user sets, typed, defaulted, documented and restricted by `checkpoint` itself"
+    import dataclasses
+    from fastcore.docments import docments
+    from ktvit_nb.checkpoint import TrainConfig, TRAIN_CHOICES
+    docs, fields = docments(TrainConfig), {f.name: f for f in dataclasses.fields(TrainConfig)}
     s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
     s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
-    s.add_argument('--preset', choices=PRESETS, default=None if student else 'tiny',
-                   help="network size" + (" (default: the teacher's)" if student else ''))
-    s.add_argument('--arch', choices=ARCHS, default=None if student else 'ktvit',
-                   help='network' + (" (default: the teacher's)" if student else ''))
-    s.add_argument('--epochs', type=int, default=20, help='epochs of the cosine schedule, >= 1')
-    s.add_argument('--bs', type=int, default=2, help='patches per batch, >= 1')
-    s.add_argument('--patch-size', type=int, nargs='+', help='crop size (None: 64 64 32, or 64 64 in 2D)')
-    s.add_argument('--n-per-case', type=int, default=80, help='crops per case per epoch, >= 1')
-    s.add_argument('--lr', type=float, default=1e-4, help='initial learning rate, > 0')
-    s.add_argument('--warmup', type=float, default=0., help='share of the run warming up linearly before the cosine, in [0, 1) (0: the paper)')
-    s.add_argument('--loss', choices=('bce', 'dice', 'dice_bce'), default='bce', help='task loss')
-    s.add_argument('--seed', type=int, default=0, help='seed of weights, split, crops and augmentation, >= 0')
-    s.add_argument('--mixed-precision', choices=('auto', 'bf16', 'fp16', 'off'), default='auto', help='auto: on for CUDA')
+    for n in _TRAIN_FIELDS + (_STUDENT_FIELDS if student else ()):
+        if student and n == 'input': continue
+        f = fields[n]; kind = f.type.split('|')[0].strip()   # 'int', 'float', 'str' or 'tuple' (of ints)
+        d, doc = f.default, docs[n]
+        if student and n in ('arch', 'preset'): d, doc = None, doc + " (default: the teacher's)"
+        s.add_argument('--' + n.replace('_', '-'), type=dict(int=int, float=float, str=str, tuple=int)[kind],
+                       nargs='+' if kind == 'tuple' else None, choices=TRAIN_CHOICES.get(n), default=d, help=doc)
     s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
 
 # %% ../nbs/08_cli.ipynb #8130d50a
@@ -378,7 +379,6 @@ def make_parser():
     t.add_argument('--kl-weight', type=float, help="override the variant's w of eq. 7, >= 0")
     t.add_argument('--kl-direction', choices=KL_DIRECTIONS, help="override the variant's KL direction")
     t.add_argument('--temperature', type=float, help="override the variant's KL temperature, > 0")
-    t.add_argument('--min-teacher-dice', type=float, default=0.5, help="refuse a teacher whose best validation Dice is lower, in [0, 1] (0: any)")
     t.set_defaults(func=_train_student)
     pr = sub.add_parser('predict', help='whole-volume vessel probability and mask for each case')
     pr.add_argument('inputs', nargs='+', help='image files (NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF), case '

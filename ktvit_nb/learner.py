@@ -17,7 +17,7 @@ from fastai.optimizer import Adam
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer, num_distrib, rank_distrib
 from .core import InputError, atomic_path, set_seed, binarize
-from .checkpoint import save_checkpoint, load_checkpoint, load_model, save_run_record
+from .checkpoint import TrainConfig, save_checkpoint, load_checkpoint, load_model, save_run_record
 from .losses import KTConfig, DEFAULT_TRANSFER, kt_variant, task_loss
 from .metrics import Confusion, overlap_scores
 from .models import create_model
@@ -25,8 +25,7 @@ from .callback.kt import KnowledgeTransfer
 
 # %% auto #0
 __all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb', 'seg_learner',
-           'RunCheckpoint', 'DataParallel', 'TrainConfig', 'train_teacher', 'check_teacher', 'check_teacher_quality',
-           'train_student']
+           'RunCheckpoint', 'DataParallel', 'train_teacher', 'check_teacher', 'check_teacher_quality', 'train_student']
 
 # %% ../nbs/05a_learner.ipynb #286385b8
 class ThresholdedOverlap(Metric):
@@ -130,40 +129,6 @@ class DataParallel(DistributedTrainer):
             ds.seed, ds._rng = int(np.random.SeedSequence([ds.seed, r]).generate_state(1)[0]), None
         super().before_fit()
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else _BackendDL(dl, device=self.learn.model.device)
-
-# %% ../nbs/05a_learner.ipynb #72cfe9d9
-@dataclass
-class TrainConfig:
-    "Everything a training run needs besides the data; stored in `config.json` and in every checkpoint"
-    stage:str='teacher' # 'teacher' (H-net on HR) or 'student' (L-net on LR)
-    input:str='hr' # teacher stage: 'hr' (the H-net), or 'lr' for a baseline trained on LR without a teacher
-    arch:str='ktvit' # any of `ktvit_nb.models.ARCHS`
-    preset:str='tiny' # 'tiny', 'small' or 'paper'
-    epochs:int=20 # the paper anneals over 20 epochs
-    bs:int=2 # patches per batch
-    patch_size:tuple|None=None # crop size; default 64x64x32 (3D) or 64x64 (2D)
-    n_per_case:int=80 # crops per training case per epoch (paper: 80)
-    lr:float=1e-4 # initial learning rate (paper)
-    wd:float=1e-5 # L2 weight decay (paper)
-    warmup:float=0. # share of the run with a linear warm-up before the cosine (0: the paper's schedule)
-    loss:str='bce' # task loss
-    seed:int=0 # seeds weights, crops and augmentation
-    lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
-    mixed_precision:str='auto' # on for CUDA, off on CPU
-    transfer:str|None=None # student only: the transfer variant's name (`losses.KT_VARIANTS`; 'none': Table 2's without KT)
-    kt:dict|None=None # student only: the `KTConfig` fields used, None without transfer
-    min_teacher_dice:float=0.5 # student only: refuse a teacher whose best validation Dice is lower
-    teacher:str|None=None # student: the teacher's run folder or checkpoint
-    data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
-    splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
-    spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases, recorded for `predict`'s check
-
-    def record(self) -> dict:
-        "The fields of this run's stage, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"
-        d = asdict(self)
-        if self.stage == 'teacher':
-            for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
-        return d
 
 # %% ../nbs/05a_learner.ipynb #91b7f2df
 _RUN_FILE_STEMS = ('last', 'best', 'metrics', 'config', 'curves') # what a run writes, each through `atomic_path`
