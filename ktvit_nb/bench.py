@@ -98,7 +98,7 @@ def _roi(model, roi):
     "The tile a network takes: its fixed `img_size` (UNETR), else `roi`"
     return tuple(getattr(model, 'img_size', None) or roi)
 
-# %% ../nbs/11_bench.ipynb #f99c6fd5
+# %% ../nbs/11_bench.ipynb #2f230e33
 def bench_infer(arch:str, preset:str, # network, as for `create_model`
                 volume=(448, 448, 128), # volume shape (X, Y, Z)
                 overlap:float=0., # tile overlap of `predict_volume`
@@ -126,7 +126,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
     if dev.type == 'cuda': r['gpu_peak_gib'] = torch.cuda.max_memory_allocated() / 2**30
     return r
 
-# %% ../nbs/11_bench.ipynb #b95c991c
+# %% ../nbs/11_bench.ipynb #68817209
 def bench_train(arch:str, preset:str,
                 batch:int=2, # patches per step
                 patch=(64, 64, 32), # patch size (UNETR always uses its fixed img_size)
@@ -180,7 +180,7 @@ def measure(fn:str, # 'bench_infer' or 'bench_train'
     if p.returncode: raise RuntimeError(f"{fn}({kwargs}) failed in its subprocess:\n{p.stderr[-3000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
 
-# %% ../nbs/11_bench.ipynb #be2721b7
+# %% ../nbs/11_bench.ipynb #29abebc4
 def _fmt(v, nd=2):
     "A cell: strings as they are, missing numbers as '-', floats at `nd` decimals"
     if isinstance(v, str): return v
@@ -202,7 +202,7 @@ def bench_table(df) -> str:
     shown = pd.DataFrame({_COLS[c][0]: [_fmt(v, _COLS[c][1]) for v in df[c]] for c in cols})
     return shown.to_markdown(index=False, disable_numparse=True)
 
-# %% ../nbs/11_bench.ipynb #ae820ad6
+# %% ../nbs/11_bench.ipynb #c242237f
 def _row(arch, preset, precision, flops, inf0, inf5, tr) -> dict:
     "One table row from the FLOP count and the measurements of one network (`inf5`, `tr`: None when not run)"
     tiles_fl = flops['total'] * inf0['tiles']
@@ -231,7 +231,7 @@ def _with_ratios(rows:list[dict], # `_row`s
     if not amp: df = df.drop(columns='precision')
     return df
 
-# %% ../nbs/11_bench.ipynb #c417bb1b
+# %% ../nbs/11_bench.ipynb #f8267be6
 def _measure_rows(presets, archs, volume, overlap_volume, sw_batch_size, train_batch, train_steps, dev, amp,
                   channels_last, log) -> list[dict]:
     "One `_row` per (precision, preset, arch), each measurement in a fresh process"

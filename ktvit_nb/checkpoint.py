@@ -83,7 +83,7 @@ def load_model(path, # checkpoint file or run folder
     tc = ck.get('train_config')
     return TrainedNet(m.to(device or 'cpu'), tc if isinstance(tc, dict) else {}, ck['path'])
 
-# %% ../nbs/04b_checkpoint.ipynb #55fcb9c6
+# %% ../nbs/04b_checkpoint.ipynb #0b868976
 @dataclass
 class TrainConfig:
     "Everything a training run needs besides the data; stored in `config.json` and in every checkpoint"
