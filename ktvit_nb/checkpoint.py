@@ -7,8 +7,8 @@ from __future__ import annotations
 import json, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn
-from .core import InputError, atomic_path
+import torch, torch.nn as nn
+from .core import InputError, atomic_path, to_plain
 from .losses import _TASK_LOSSES
 from .models import ARCHS, PRESETS, create_model, model_config
 
@@ -17,21 +17,13 @@ __all__ = ['TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 
            'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
-def _plain(o):
-    "Containers as plain lists/dicts and numbers as Python numbers, so `weights_only` loading accepts them"
-    if isinstance(o, torch.Tensor): return o.detach().cpu()
-    if isinstance(o, dict): return {k: _plain(v) for k,v in o.items()}
-    if isinstance(o, (list, tuple)) or type(o).__name__ == 'L': return [_plain(v) for v in o]
-    if isinstance(o, np.generic): return o.item()
-    return o
-
 def save_checkpoint(path, # destination file (`.pt`)
                     model:nn.Module, # a network from `create_model` (carries `.config`)
                     **extra, # JSON-like values to store beside the weights (epoch, train config, history, ...)
                    ) -> Path:
-    "Write the weights, the model config and `extra` atomically"
+    "Write the weights, the model config and `extra` (as `core.to_plain` data) atomically"
     sd = {k: v.detach().cpu() for k,v in model.state_dict().items()}
-    with atomic_path(path) as t: torch.save(dict(model_config=_plain(model_config(model)), state_dict=sd, **_plain(extra)), t)
+    with atomic_path(path) as t: torch.save(dict(model_config=to_plain(model_config(model)), state_dict=sd, **to_plain(extra)), t)
     return Path(path)
 
 def load_checkpoint(path, # a `.pt` file, or a run folder (its `best.pt`, else `last.pt`)
