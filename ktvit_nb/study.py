@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
 from .core import InputError, atomic_path
-from .data.datasets import find_cases, load_case, write_synth_dataset
+from .data.datasets import find_cases, load_case, write_synth_dataset, fold_splits
 from .data.io import read_image
 from .losses import KT_VARIANTS
 from .metrics import case_metrics
 
 # %% auto #0
-__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'fold_splits', 'run_study', 'paired_summary',
-           'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study']
+__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'run_study', 'paired_summary', 'collapse_counts',
+           'choose_default', 'forest_plot', 'summarize_study']
 
 # %% ../nbs/12_study.ipynb #bee61213
 @dataclass
@@ -65,22 +65,6 @@ QUICK_STUDY = StudyConfig(variants=('none', 'paper', 'norm', 'finetune'), seeds=
                           min_teacher_dice=0.)
 
 # %% ../nbs/12_study.ipynb #6a4128ed
-def fold_splits(names:list, # case names
-                folds:int, # K; K = len(names) is leave-one-out
-                n_valid:int=1, # validation cases taken from the non-test cases of each fold
-               ) -> list[dict]:
-    "K train/valid/test splits in which every case is tested exactly once"
-    names = sorted(names)
-    if not 2 <= folds <= len(names): raise InputError('folds', f"must be between 2 and the number of cases ({len(names)}), got {folds}")
-    order = [names[i] for i in np.random.default_rng(0).permutation(len(names))]
-    out = []
-    for k in range(folds):
-        test = sorted(order[k::folds]); rest = [n for n in names if n not in test]
-        if len(rest) - n_valid < 1: raise InputError('n_valid', f"{n_valid} validation cases leave no training case in fold {k}")
-        valid = sorted(np.random.default_rng(k).choice(rest, n_valid, replace=False).tolist())
-        out.append(dict(train=sorted(n for n in rest if n not in valid), valid=valid, test=test))
-    return out
-
 def _units(cfg:StudyConfig, out:Path) -> list[dict]:
     "One dict per unit: name, seed, data folder, split"
     if cfg.data is not None:

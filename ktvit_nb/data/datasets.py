@@ -13,8 +13,8 @@ from ..core import InputError, default_device, writable_dir, to_plain
 from .io import Image, read_image, save_image, check_label, check_pair, image_suffix, is_image_file, shared_data_dir
 
 # %% auto #0
-__all__ = ['CaseFiles', 'find_cases', 'split_cases', 'load_or_make_splits', 'normalize_intensity', 'load_case', 'augment_patch',
-           'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
+__all__ = ['CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity', 'load_case',
+           'augment_patch', 'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
 
 # %% ../../nbs/01b_data.datasets.ipynb #3f0b2479
 @dataclass
@@ -137,32 +137,64 @@ def split_cases(cases, # CaseFiles or case names
     return dict(train=sorted(order[nt+nv:]), valid=sorted(order[nt:nt+nv]), test=sorted(order[:nt]))
 
 # %% ../../nbs/01b_data.datasets.ipynb #7c825df9
+def fold_splits(names, # case names
+                folds:int, # K; K = the number of cases is leave-one-out
+                n_valid:int=1, # validation cases taken from the non-test cases of each fold
+                seed:int=0, # seed of the shuffle
+               ) -> list[dict]:
+    "K train/valid/test splits in which every case is tested exactly once"
+    names = sorted(str(n) for n in names)
+    if not 2 <= folds <= len(names): raise InputError('--folds', f"must be between 2 and the number of cases ({len(names)}), got {folds}")
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    out = []
+    for k in range(folds):
+        test = sorted(order[k::folds]); rest = [n for n in names if n not in test]
+        if len(rest) - n_valid < 1: raise InputError('--n-valid', f"{n_valid} validation case(s) leave no training case in fold {k}")
+        valid = sorted(np.random.default_rng(1000*seed + k).choice(rest, n_valid, replace=False).tolist())
+        out.append(dict(train=sorted(n for n in rest if n not in valid), valid=valid, test=test))
+    return out
+
+# %% ../../nbs/01b_data.datasets.ipynb #630f7d07
 def _data_dir(data): data = Path(data); return data.parent if data.is_file() else data
+
+def _read_splits(f:Path, names:set, d:Path, folds, n_valid) -> list[dict]:
+    "The split(s) stored in `f`, checked against the cases found and the fold design asked for"
+    try:
+        s = json.loads(f.read_text()); parts = s['splits'] if folds else [s]
+        listed = set().union(*(set(p['train']) | set(p['valid']) | set(p['test']) for p in parts))
+    except Exception as e: raise InputError(f, f"is not a valid splits file ({type(e).__name__}: {e}); delete it to make a new split") from None
+    if folds and (s.get('folds'), s.get('n_valid')) != (folds, n_valid):
+        raise InputError(f, f"holds {s.get('folds')} folds with {s.get('n_valid')} validation case(s), not {folds} with {n_valid}; delete it to make new folds")
+    if listed != names:
+        raise InputError(f, f"does not match the cases found in {d} (unknown: {sorted(listed - names)[:5]}, "
+                            f"unlisted: {sorted(names - listed)[:5]}); delete it to make a new split")
+    return parts
 
 def load_or_make_splits(data, # data folder (or its cases.csv / pairs.csv)
                         cases, # the CaseFiles found there
                         seed:int=0, # seed for a new split
-                        out=None, # where to save splits.json when the data folder is read-only
+                        out=None, # where to save the split file when the data folder is read-only
                         write:bool=True, # save a new split (False: only return it)
+                        folds:int|None=None, # K-fold cross-validation: all K splits are saved together in folds.json
+                        fold:int=0, # the fold whose split is returned, 0..K-1
+                        n_valid:int=1, # validation cases per fold
                        ) -> dict:
-    "Reuse `splits.json` (in `out`, then beside the data) or make a split and save it beside the data (else in `out`)"
+    "Reuse the split file (in `out`, then beside the data) or make one and save it beside the data (else in `out`)"
     names = {c.name if isinstance(c, CaseFiles) else str(c) for c in cases}
-    d = _data_dir(data)
-    for f in ([Path(out)/'splits.json'] if out else []) + [d/'splits.json']:
-        if not f.exists(): continue
-        try: s = json.loads(f.read_text()); listed = set(s['train']) | set(s['valid']) | set(s['test'])
-        except Exception as e: raise InputError(f, f"is not a valid splits file ({e}); delete it to make a new split")
-        if listed != names:
-            raise InputError(f, f"does not match the cases found in {d} (unknown: {sorted(listed - names)[:5]}, "
-                                f"unlisted: {sorted(names - listed)[:5]}); delete it to make a new split")
-        return {k: s[k] for k in ('train', 'valid', 'test')}
-    s = split_cases(names, seed=seed)
-    dest = None if not write else d if writable_dir(d) else (Path(out) if out else None)
-    if dest is not None:
-        from ktvit_nb.core import atomic_path
-        dest.mkdir(parents=True, exist_ok=True)
-        with atomic_path(dest/'splits.json') as t: t.write_text(json.dumps(dict(seed=seed, **s), indent=1))
-    return s
+    if folds and not 0 <= fold < folds: raise InputError('--fold', f"must be in 0..{folds - 1} for {folds} folds, got {fold}")
+    d, fname = _data_dir(data), 'folds.json' if folds else 'splits.json'
+    found = next((f for f in ([Path(out)/fname] if out else []) + [d/fname] if f.exists()), None)
+    if found: parts = _read_splits(found, names, d, folds, n_valid)
+    else:
+        parts = fold_splits(names, folds, n_valid, seed) if folds else [split_cases(names, seed=seed)]
+        rec = dict(seed=seed, folds=folds, n_valid=n_valid, splits=parts) if folds else dict(seed=seed, **parts[0])
+        dest = None if not write else d if writable_dir(d) else (Path(out) if out else None)
+        if dest is not None:
+            from ktvit_nb.core import atomic_path
+            dest.mkdir(parents=True, exist_ok=True)
+            with atomic_path(dest/fname) as t: t.write_text(json.dumps(rec, indent=1))
+    p = parts[fold if folds else 0]
+    return {k: p[k] for k in ('train', 'valid', 'test')}
 
 # %% ../../nbs/01b_data.datasets.ipynb #69beab74
 def normalize_intensity(img:np.ndarray, # image or volume
