@@ -67,8 +67,6 @@ TABLE1 = ['H-net (KT-ViT)', '3D U-Net (HR)']
 TABLE2 = ['L-net with KT', 'L-net with KT (paper eq. 7)', 'L-net without KT', '3D U-Net (LR)']
 TABLE3 = ['H-net (KT-ViT)', 'KT-ViT without conv embedding']
 
-def _slug(name): return RUNS[name].folder # kept for the tutorials 91 and 92 until they use `RUNS[name].folder`
-
 # %% ../nbs/10_demo.ipynb #d61b819f
 def train_runs(data, out, cfg:DemoConfig, names=DEMO_RUNS, log=print) -> dict:
     "Train the demo's networks into `out/runs/<folder>`; returns {name: run folder}"

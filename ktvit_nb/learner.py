@@ -122,7 +122,7 @@ class _BackendDL(DistributedDL):
         return t.cpu().tolist()
 
 class DataParallel(DistributedTrainer):
-    "fastai's `DistributedTrainer` with gloo-safe data loaders and one crop stream per rank; `_fit` adds it to runs of several processes"
+    "fastai's `DistributedTrainer` with gloo-safe data loaders and one crop stream per rank; added to the fit of runs of several processes"
     def before_fit(self):
         ds, r = self.dls.train.dataset, rank_distrib()
         if r and hasattr(ds, 'seed'): # rank 0 draws the crops a one-process run would; every other rank its own stream
