@@ -360,7 +360,7 @@ def make_parser():
     p.add_argument('--version', action='version', version=f'ktvit {__version__}')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
     s = sub.add_parser('synth', help='write a synthetic TOF-MRA-like data set with exact labels')
-    s.add_argument('out', help='output folder (package data layout); new or empty')
+    s.add_argument('out', nargs='?', default='data/synth', help='output folder (package data layout); new or empty (data/README.md)')
     s.add_argument('--n', type=int, default=8, help='number of cases, >= 1')
     s.add_argument('--shape', type=int, nargs='+', help=f'case shape, X Y Z (3D) or H W (2D), each >= {SYNTH_MIN_SIDE} '
                                                           '(None: 128 128 64, or 256 256 in 2D)')
