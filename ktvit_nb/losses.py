@@ -8,6 +8,7 @@ from dataclasses import dataclass, asdict, replace
 from typing import Callable, Mapping, Sequence
 import torch, torch.nn.functional as F
 from torch import Tensor
+from monai.losses import DiceLoss, DiceCELoss
 
 # %% auto #0
 __all__ = ['KL_DIRECTIONS', 'KT_FEATURES', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'bce_loss', 'dice_loss', 'dice_bce_loss',
@@ -26,13 +27,12 @@ def dice_loss(logits:Tensor, # (B,1,*spatial) raw network output
               target:Tensor, # same shape, 0/1 vessel labels
               smooth:float=1., # added to numerator and denominator
              ) -> Tensor:
-    "Soft Dice loss `1 - (2|P.T| + s)/(|P| + |T| + s)` per sample, averaged over the batch"
-    p, t = torch.sigmoid(logits).flatten(1), target.to(logits.dtype).flatten(1)
-    return (1 - (2*(p*t).sum(1) + smooth) / (p.sum(1) + t.sum(1) + smooth)).mean()
+    "Soft Dice loss `1 - (2|P.T| + s)/(|P| + |T| + s)` per sample, averaged over the batch (MONAI's `DiceLoss`)"
+    return DiceLoss(sigmoid=True, smooth_nr=smooth, smooth_dr=smooth)(logits, target.to(logits.dtype))
 
 def dice_bce_loss(logits:Tensor, target:Tensor) -> Tensor:
-    "Sum of `bce_loss` and `dice_loss`"
-    return bce_loss(logits, target) + dice_loss(logits, target)
+    "Sum of `bce_loss` and `dice_loss` (MONAI's `DiceCELoss`, which takes the binary cross entropy for one channel)"
+    return DiceCELoss(sigmoid=True, smooth_nr=1., smooth_dr=1.)(logits, target.to(logits.dtype))
 
 # %% ../nbs/03_losses.ipynb #5862cb6a
 _TASK_LOSSES = dict(bce=bce_loss, dice=dice_loss, dice_bce=dice_bce_loss)

@@ -5,13 +5,12 @@
 # %% ../../nbs/02b_models.baselines.ipynb #5f854f4c
 from __future__ import annotations
 import numpy as np, torch, torch.nn as nn
+from .blocks import check_input, nearest_valid
 
 # %% auto #0
 __all__ = ['UNET_PRESETS', 'UNETR_PRESETS', 'Baseline', 'unet', 'unetr', 'best_dice_threshold', 'FrangiClassifier']
 
 # %% ../../nbs/02b_models.baselines.ipynb #5fe74eab
-def _nearest(size, r): return tuple(max(r, r * round(s / r)) for s in size)
-
 class Baseline(nn.Module):
     "A MONAI segmentation network with checked input: `forward(x) -> logits` (B, out_channels, *S)"
     def __init__(self, net:nn.Module, # the wrapped network
@@ -23,17 +22,8 @@ class Baseline(nn.Module):
         self.net, self.config, self.reduction, self.img_size = net, config, reduction, img_size
 
     def check_input(self, x:torch.Tensor):
-        "Raise a `ValueError` that names the fix when `x` cannot go through the network"
-        sd, ci = self.config['spatial_dims'], self.config['in_channels']
-        if x.ndim != sd + 2: raise ValueError(f"expected a {sd + 2}D tensor (B, C, *spatial), got shape {tuple(x.shape)}")
-        if x.shape[1] != ci: raise ValueError(f"expected {ci} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
-        size = tuple(x.shape[2:])
-        if self.img_size is not None and size != tuple(self.img_size):
-            raise ValueError(f"spatial size {size} does not match this network's fixed img_size {tuple(self.img_size)}; "
-                             f"crop/pad the input or build the model with img_size={size}")
-        if any(s % self.reduction for s in size):
-            raise ValueError(f"spatial size {size} must be divisible by {self.reduction} in every axis; "
-                             f"nearest valid sizes: {_nearest(size, self.reduction)}")
+        "Raise a `ValueError` that names the fix when `x` cannot go through the network (`blocks.check_input`)"
+        check_input(x, self.config['spatial_dims'], self.config['in_channels'], self.reduction, img_size=self.img_size)
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -81,7 +71,7 @@ def unetr(preset:str='small', # 'tiny', 'small' or 'paper'
     if len(img_size) != spatial_dims: raise ValueError(f"img_size {img_size} needs {spatial_dims} entries")
     if any(s % 16 for s in img_size):
         raise ValueError(f"img_size {tuple(img_size)} must be divisible by 16 in every axis; "
-                         f"nearest valid sizes: {_nearest(img_size, 16)}")
+                         f"nearest valid sizes: {nearest_valid(img_size, 16)}")
     cfg = dict(spatial_dims=spatial_dims, in_channels=in_channels, out_channels=out_channels, img_size=img_size,
                **{**_preset(UNETR_PRESETS, preset), **overrides})
     if cfg['hidden_size'] % cfg['num_heads']:

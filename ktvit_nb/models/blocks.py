@@ -8,9 +8,9 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from einops import rearrange
 
 # %% auto #0
-__all__ = ['conv_nd', 'bn_nd', 'maxpool_nd', 'ConvBNReLU', 'ConvEncoder', 'tokenise', 'detokenise', 'Tokenise', 'Detokenise',
-           'Attention', 'TransformerLayer', 'TransformerEncoder', 'PosConv', 'TransformerStage', 'ConvEmbed',
-           'DecoderStage']
+__all__ = ['conv_nd', 'bn_nd', 'maxpool_nd', 'nearest_valid', 'check_input', 'ConvBNReLU', 'ConvEncoder', 'tokenise',
+           'detokenise', 'Tokenise', 'Detokenise', 'Attention', 'TransformerLayer', 'TransformerEncoder', 'PosConv',
+           'TransformerStage', 'ConvEmbed', 'DecoderStage']
 
 # %% ../../nbs/02_models.blocks.ipynb #65c0b4c2
 def _check_dims(spatial_dims:int):
@@ -28,6 +28,29 @@ def bn_nd(spatial_dims:int, channels:int) -> nn.Module:
 def maxpool_nd(spatial_dims:int) -> nn.Module:
     "2x2(x2) max pooling with stride 2: halves every spatial axis"
     return (nn.MaxPool2d, nn.MaxPool3d)[_check_dims(spatial_dims)-2](2)
+
+# %% ../../nbs/02_models.blocks.ipynb #49adf6c6
+def nearest_valid(size, r:int) -> tuple:
+    "The sizes nearest to `size` that are multiples of `r` (at least `r`)"
+    return tuple(max(r, r * round(s / r)) for s in size)
+
+def check_input(x:torch.Tensor, # network input (B, C, *spatial)
+                spatial_dims:int, in_channels:int,
+                reduction:int, # every spatial size must be a multiple of this
+                why:str='', # where `reduction` comes from, shown in the error
+                img_size:tuple|None=None, # the only accepted spatial size, for networks with a fixed grid
+               ):
+    "The one input check of every network: raise a `ValueError` that names the fix when `x` cannot go through"
+    if x.ndim != spatial_dims + 2:
+        raise ValueError(f"expected a {spatial_dims + 2}D tensor (B, C, {'X, Y, Z' if spatial_dims == 3 else 'H, W'}), got shape {tuple(x.shape)}")
+    if x.shape[1] != in_channels: raise ValueError(f"expected {in_channels} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
+    size = tuple(x.shape[2:])
+    if img_size is not None and size != tuple(img_size):
+        raise ValueError(f"spatial size {size} does not match this network's fixed img_size {tuple(img_size)}; "
+                         f"crop/pad the input or build the model with img_size={size}")
+    if any(s % reduction for s in size):
+        raise ValueError(f"spatial size {size} must be divisible by {reduction} in every axis{why}; "
+                         f"nearest valid sizes: {nearest_valid(size, reduction)}")
 
 # %% ../../nbs/02_models.blocks.ipynb #2c83556d
 class ConvBNReLU(nn.Sequential):

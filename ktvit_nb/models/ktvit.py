@@ -85,17 +85,9 @@ class KTViT(nn.Module):
         if sd == 3: self.to(memory_format=torch.channels_last_3d)  # oneDNN's fast 3D convolutions (see below)
 
     def check_input(self, x:torch.Tensor):
-        "Raise a `ValueError` that names the fix when `x` cannot go through the network"
-        sd, ci, r = self.config['spatial_dims'], self.config['in_channels'], self.reduction
-        if x.ndim != sd + 2:
-            raise ValueError(f"expected a {sd + 2}D tensor (B, C, {'X, Y, Z' if sd == 3 else 'H, W'}), got shape {tuple(x.shape)}")
-        if x.shape[1] != ci:
-            raise ValueError(f"expected {ci} input channel(s), got {x.shape[1]} (shape {tuple(x.shape)})")
-        size = tuple(x.shape[2:])
-        if any(s % r for s in size):
-            near = tuple(max(r, r * round(s / r)) for s in size)
-            raise ValueError(f"spatial size {size} must be divisible by {r} in every axis "
-                             f"(patch size {self.config['patch_size']} x 4); nearest valid sizes: {near}")
+        "Raise a `ValueError` that names the fix when `x` cannot go through the network (`blocks.check_input`)"
+        c = self.config
+        check_input(x, c['spatial_dims'], c['in_channels'], self.reduction, why=f" (patch size {c['patch_size']} x 4)")
 
     def forward_features(self, x:torch.Tensor, # (B, in_channels, *S), S divisible by `reduction`
                         ) -> tuple[torch.Tensor, dict]:
