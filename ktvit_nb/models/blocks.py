@@ -29,7 +29,7 @@ def maxpool_nd(spatial_dims:int) -> nn.Module:
     "2x2(x2) max pooling with stride 2: halves every spatial axis"
     return (nn.MaxPool2d, nn.MaxPool3d)[_check_dims(spatial_dims)-2](2)
 
-# %% ../../nbs/02_models.blocks.ipynb #49adf6c6
+# %% ../../nbs/02_models.blocks.ipynb #7ffab60f
 def nearest_valid(size, r:int) -> tuple:
     "The sizes nearest to `size` that are multiples of `r` (at least `r`)"
     return tuple(max(r, r * round(s / r)) for s in size)
