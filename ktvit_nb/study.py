@@ -232,6 +232,19 @@ def forest_plot(summary:pd.DataFrame, metric:str='dice', title:str=''):
     fig.tight_layout()
     return fig
 
+def _md(rows:pd.DataFrame, # `paired_summary` rows
+        collapsed:dict, # model -> collapsed runs
+        cols=None, # the columns to show (default all)
+       ) -> str:
+    "The rows in points (x100) as a Markdown table (`DataFrame.to_markdown`, the package's one table writer)"
+    t = pd.DataFrame({'model': rows.model, 'units': rows.units, 'reference': (100*rows.ref_mean).map('{:.2f}'.format),
+                      'model mean': (100*rows.model_mean).map('{:.2f}'.format), 'difference': (100*rows.mean_diff).map('{:+.2f}'.format),
+                      '95% t interval': [f"[{100*a:+.2f}, {100*b:+.2f}]" for a, b in zip(rows.t_lo, rows.t_hi)],
+                      '[bootstrap]': [f"[{100*a:+.2f}, {100*b:+.2f}]" for a, b in zip(rows.boot_lo, rows.boot_hi)],
+                      'won/lost of units': [f"{w}/{l} of {n}" for w, l, n in zip(rows.won, rows.lost, rows.n_units)],
+                      'sd': (100*rows.sd).map('{:.2f}'.format), 'collapsed': [int(collapsed.get(m, 0)) for m in rows.model]})
+    return t[list(cols or t.columns)].to_markdown(index=False, disable_numparse=True)
+
 def summarize_study(out) -> pd.DataFrame:
     "Write `summary.csv` (valid and test), `summary.md` and `forest.png` from a study folder's `cases.csv`"
     from ktvit_nb.viz import save_fig
@@ -248,17 +261,10 @@ def summarize_study(out) -> pd.DataFrame:
              "Differences in points (x100) of the per-unit mean over test cases; 95% interval over units (t; bootstrap in brackets).", ""]
     t = summ[summ.split == 'test']
     for metric in t.metric.unique():
-        lines += [f"## {metric}", "", "| model | units | reference | model | difference | 95% t interval | [bootstrap] | won/lost of units | sd | collapsed |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in t[t.metric == metric].sort_values(['model', 'units']).itertuples():
-            lines.append(f"| {r.model} | {r.units} | {100*r.ref_mean:.2f} | {100*r.model_mean:.2f} | {100*r.mean_diff:+.2f} | "
-                         f"[{100*r.t_lo:+.2f}, {100*r.t_hi:+.2f}] | [{100*r.boot_lo:+.2f}, {100*r.boot_hi:+.2f}] | "
-                         f"{r.won}/{r.lost} of {r.n_units} | {100*r.sd:.2f} | {int(col.get(r.model, 0))} |")
-        lines.append("")
+        lines += [f"## {metric}", "", _md(t[t.metric == metric].sort_values(['model', 'units']), col), ""]
     v = summ[(summ.split == 'valid') & (summ.metric == 'dice') & (summ.units == 'no collapse')].sort_values('mean_diff', ascending=False)
     lines += ["## Validation Dice (what chooses the default; units without collapse)", "",
-              "| model | difference | 95% t interval | won/lost of units |", "|---|---|---|---|"]
-    lines += [f"| {r.model} | {100*r.mean_diff:+.2f} | [{100*r.t_lo:+.2f}, {100*r.t_hi:+.2f}] | {r.won}/{r.lost} of {r.n_units} |" for r in v.itertuples()]
+              _md(v, col, ('model', 'difference', '95% t interval', 'won/lost of units'))]
     lines += ["", f"Default by `choose_default` on the validation cases: `{choose_default(df, cfg.reference, collapse_dice=cfg.collapse_dice)}`"]
     lines += ["", f"Collapsed runs (mean test Dice < {cfg.collapse_dice}): " + ', '.join(f"{m} {n}" for m, n in col.items()), "",
               "![forest plot](forest.png)", ""]
