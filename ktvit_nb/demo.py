@@ -15,7 +15,7 @@ from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import predict_volume
 from .losses import DEFAULT_TRANSFER
-from .metrics import case_metrics, bootstrap_ci
+from .metrics import case_metrics, summarize
 
 # %% auto #0
 __all__ = ['QUICK', 'RUNS', 'TEACHER', 'SHOWN', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'NOT_METRICS',
@@ -150,12 +150,12 @@ def metric_table(df:pd.DataFrame, # one row per (model, case): `evaluate_runs`
     out = {}
     for m in models:
         sub = df[df.model == m]; row = {'test volumes': str(sub.case.nunique() if 'case' in sub else len(sub))}
+        s = summarize(sub[cols].astype(float))   # mean and bootstrap 95% CI of every metric (`metrics.summarize`)
         for c in cols:
             head, unit, k = metric_unit(c, spacing)
-            v = sub[c].to_numpy(dtype=float); v = v[np.isfinite(v)]
-            if not len(v): row[head] = 'n/a'; continue
-            mean, lo, hi = (k * x for x in bootstrap_ci(v))
-            row[head] = f"{_num(mean, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]" if len(v) > 1 else _num(mean, unit)
+            if not s.n[c]: row[head] = 'n/a'; continue
+            mean, lo, hi = (k * x for x in s.loc[c, ['mean', 'ci_lo', 'ci_hi']])
+            row[head] = f"{_num(mean, unit)} [{_num(lo, unit)}, {_num(hi, unit)}]" if s.n[c] > 1 else _num(mean, unit)
         out[m] = row
     return pd.DataFrame(out).T
 
