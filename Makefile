@@ -8,7 +8,7 @@ STAMP := $(VENV)/.ktvit-installed
 # torch first, pinned to the CPU wheel (a range would pull a multi-GB CUDA build); the rest is constrained by it.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test sync readme docs clean
+.PHONY: install demo test sync readme docs outputs clean
 install: $(STAMP)
 
 $(STAMP): setup.py settings.ini
@@ -33,6 +33,11 @@ sync: install
 	$(BIN)/nbdev_clean
 	$(BIN)/nbdev_export
 	$(BIN)/python -c "from ktvit_nb.docs import write_readme; write_readme()"
+
+# Keep the outputs (figures, tables) of the chapters a reader on the forge should see, run as nbdev_test runs them.
+OUTPUT_NBS ?= nbs/00_core.ipynb nbs/01_data.synth.ipynb nbs/04c_viz.ipynb nbs/94_tutorial.study.ipynb
+outputs: install
+	$(BIN)/python -c "import sys; from ktvit_nb.docs_site import save_outputs; e = sum((save_outputs(p) for p in sys.argv[1:]), []); print(*e, sep='\n'); sys.exit(bool(e))" $(OUTPUT_NBS)
 
 # README.md from nbs/index.ipynb without Quarto (with Quarto, nbdev_readme does the same).
 readme: install

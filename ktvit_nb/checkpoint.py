@@ -13,8 +13,8 @@ from .losses import _TASK_LOSSES
 from .models import ARCHS, PRESETS, create_model, model_config
 
 # %% auto #0
-__all__ = ['TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'TrainConfig', 'save_run_record',
-           'run_record']
+__all__ = ['TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'update_checkpoint', 'TrainConfig',
+           'save_run_record', 'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
 def save_checkpoint(path, # destination file (`.pt`)
@@ -49,6 +49,7 @@ class TrainedNet:
     model:nn.Module # the network, weights loaded
     train_config:dict = field(default_factory=dict) # the run's `TrainConfig.record()` ({} when unknown)
     path:str|None = None # the checkpoint file it was read from
+    threshold:float = 0.5 # decision threshold chosen on the validation cases at the end of training (0.5 if none was)
 
     @property
     def patch_size(self) -> tuple|None:
@@ -73,7 +74,15 @@ def load_model(path, # checkpoint file or run folder
     except RuntimeError as e: raise InputError(ck['path'], f"weights do not fit the stored config: {str(e).splitlines()[0]}") from None
     except Exception as e: raise InputError(ck['path'], f"does not rebuild a ktvit_nb network ({type(e).__name__})") from None
     tc = ck.get('train_config')
-    return TrainedNet(m.to(device or 'cpu'), tc if isinstance(tc, dict) else {}, ck['path'])
+    return TrainedNet(m.to(device or 'cpu'), tc if isinstance(tc, dict) else {}, ck['path'], float(ck.get('threshold', 0.5)))
+
+def update_checkpoint(path, # a checkpoint file
+                      **fields, # JSON-like values to add or replace
+                     ) -> Path:
+    "Add `fields` to a checkpoint, rewriting it atomically (weights untouched)"
+    ck = load_checkpoint(path); ck.pop('path')
+    with atomic_path(path) as t: torch.save({**ck, **to_plain(fields)}, t)
+    return Path(path)
 
 # %% ../nbs/04b_checkpoint.ipynb #0b868976
 @dataclass

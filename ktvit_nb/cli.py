@@ -166,7 +166,7 @@ def _add_train_args(s, student=False):
 # %% ../nbs/13_cli.ipynb #8130d50a
 def _predict(a):
     from ktvit_nb.infer import predict_files
-    predict_files(a.model, a.inputs, a.out, overlap=a.overlap, threshold=a.threshold, sw_batch_size=a.sw_batch_size,
+    predict_files(a.model, a.inputs, a.out, overlap=a.overlap, threshold=a.threshold, sw_batch_size=a.sw_batch_size, tta=a.tta,
                   device=a.device, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch, progress=not a.quiet,
                   log=None if a.quiet else print)
 
@@ -387,7 +387,8 @@ def make_parser():
                     help='run folder or checkpoint; several: an ensemble (averaged probabilities)')
     pr.add_argument('--out', required=True, help='output folder: <case>_prob and <case>_mask per case')
     pr.add_argument('--overlap', type=float, default=0.0, help='tile overlap in [0, 1): 0 as in the paper')
-    pr.add_argument('--threshold', type=float, default=0.5, help='mask = probability >= threshold, in (0, 1)')
+    pr.add_argument('--tta', action='store_true', help='test-time augmentation: average over every axis flip, each also turned 90 degrees in-plane when the tiles are square (8-16x the time)')
+    pr.add_argument('--threshold', type=float, default=None, help="mask = probability >= threshold, in (0, 1) (default: the checkpoint's, chosen on its validation cases; 0.5 when it has none)")
     pr.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, cuda:N or mps')
     pr.add_argument('--sw-batch-size', type=int, default=4, help='tiles per forward pass, >= 1')
     pr.add_argument('--overwrite', action='store_true', help='replace existing outputs')

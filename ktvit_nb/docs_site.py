@@ -12,11 +12,12 @@ from execnb.shell import CaptureShell
 from nbdev.config import get_config
 from nbdev.doclinks import _nbpath2html
 from nbdev.process import NBProcessor, Processor
+from .core import atomic_path
 from nbdev.processors import FilterDefaults, exec_show_docs
 from .docs import render_markdown
 
 # %% auto #0
-__all__ = ['exec_cells', 'write_page', 'heading_id', 'doc_notebooks', 'build_site']
+__all__ = ['exec_cells', 'write_page', 'save_outputs', 'heading_id', 'doc_notebooks', 'build_site']
 
 # %% ../nbs/09a_docs.site.ipynb #cffdd7a6
 class exec_cells(Processor):
@@ -44,6 +45,22 @@ def write_page(nb_path, # notebook to render
     md = re.sub(re.escape(f'{cfg.doc_host}{cfg.doc_baseurl}/') + r'([^\s)#"]+)\.html', r'\1.md', md) # nbdev's links, checked by MkDocs
     (docs/f'{name}.md').write_text(md, encoding='utf-8')
     return [f'{nb_path.name}: {e}' for e in nb.errors_]
+
+# %% ../nbs/09a_docs.site.ipynb #d50bbc57
+def save_outputs(nb_path, # a notebook of nbs/
+                ) -> list[str]:
+    "Run the cells `nbdev_test` runs (`exec_cells`) and keep their outputs in the notebook itself, so a reader on the forge sees them; its failed cells"
+    import json
+    from nbdev.clean import clean_nb
+    nb_path = Path(nb_path).resolve()
+    with working_directory(nb_path.parent), modified_env(IN_TEST='1'): ran = NBProcessor(nb_path, [exec_cells], process=True).nb
+    outs = {c.get('id'): c.get('outputs', []) for c in ran.cells if c.cell_type == 'code'}
+    raw = json.loads(nb_path.read_text(encoding='utf-8'))
+    for c in raw['cells']:
+        if c['cell_type'] == 'code': c['outputs'] = [dict(o) for o in outs.get(c.get('id'), [])]
+    clean_nb(raw)
+    with atomic_path(nb_path) as t: t.write_text(json.dumps(raw, sort_keys=True, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
+    return [f'{nb_path.name}: {e}' for e in ran.errors_]
 
 # %% ../nbs/09a_docs.site.ipynb #a7c6731d
 def heading_id(value:str, # heading text

@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_infer.ipynb #38396670
 from __future__ import annotations
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
@@ -14,7 +15,8 @@ from .data.io import read_image, save_image, check_label, check_pair, image_suff
 from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing
 
 # %% auto #0
-__all__ = ['model_patch_size', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing', 'predict_files']
+__all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
+           'predict_files']
 
 # %% ../nbs/06_infer.ipynb #e91caaad
 def _trained(model) -> TrainedNet:
@@ -26,6 +28,20 @@ def model_patch_size(model:nn.Module|TrainedNet) -> tuple:
     tn = _trained(model)
     return tn.patch_size or ((64, 64, 32) if tn.spatial_dims == 3 else (64, 64))
 
+def tta_transforms(spatial_dims:int, # 2 or 3
+                   square:bool, # the tiles are square in the first two axes, so a 90-degree turn keeps them valid
+                  ) -> list[tuple[int, tuple]]:
+    "Test-time augmentation as (quarter turns in the first two axes, flipped tensor axes): every flip combination, each also turned once"
+    flips = [a for r in range(spatial_dims + 1) for a in itertools.combinations(range(2, spatial_dims + 2), r)]
+    return [(k, a) for k in ((0, 1) if square else (0,)) for a in flips]
+
+def _turn(x:torch.Tensor, k:int, axes:tuple, undo:bool=False) -> torch.Tensor:
+    "Flip `axes`, then turn `k` quarters in the first two spatial axes (`undo`: the inverse)"
+    if not undo: x = x.flip(axes) if axes else x
+    x = torch.rot90(x, -k if undo else k, (2, 3)) if k else x
+    if undo: x = x.flip(axes) if axes else x
+    return x
+
 @torch.inference_mode()
 def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*spatial), or `load_model`'s record of one
                    image:np.ndarray, # normalised image, (X,Y,Z) or (H,W)
@@ -34,6 +50,7 @@ def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*
                    sw_batch_size:int=4, # tiles per forward pass
                    device=None, # where the network runs (default: CUDA if present)
                    progress:bool=False, # tqdm progress bar over tile batches
+                   tta:bool=False, # average the probabilities over `tta_transforms` (8 or 16 passes in 3D, 8 in 2D)
                   ) -> np.ndarray:
     "Vessel probability map of a whole volume (or 2D image), float32, same shape as `image`"
     tn = _trained(model); nd = tn.spatial_dims
@@ -42,10 +59,13 @@ def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*
     roi = tuple(roi_size or model_patch_size(tn))
     model = tn.model.to(device).eval()
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
-    out = sliding_window_inference(x, roi, sw_batch_size, model, overlap=overlap,
-                                   mode='gaussian' if overlap > 0 else 'constant', sw_device=device, device='cpu',
-                                   progress=progress)
-    return torch.sigmoid(out)[0, 0].numpy().astype(np.float32)
+    prob = torch.zeros_like(x); ts = tta_transforms(nd, roi[0] == roi[1]) if tta else [(0, ())]
+    for k, axes in ts:
+        out = sliding_window_inference(_turn(x, k, axes), roi, sw_batch_size, model, overlap=overlap,
+                                       mode='gaussian' if overlap > 0 else 'constant', sw_device=device, device='cpu',
+                                       progress=progress)
+        prob += _turn(torch.sigmoid(out), k, axes, undo=True)
+    return (prob / len(ts))[0, 0].numpy().astype(np.float32)
 
 # %% ../nbs/06_infer.ipynb #55d906f4
 @dataclass
@@ -207,8 +227,9 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
                   inputs:list, # image files, case folders, folders of them or data sets (see `find_inputs`)
                   out_dir, # output folder
                   overlap:float=0., # tile overlap (0: the paper's non-overlapping tiling)
-                  threshold:float=0.5, # probability threshold of the binary mask
+                  threshold:float|None=None, # mask = prob >= threshold (None: the checkpoint's validation-chosen one, else 0.5)
                   sw_batch_size:int=4, # tiles per forward pass
+                  tta:bool=False, # test-time augmentation: probabilities averaged over flips and quarter turns (`predict_volume`)
                   device=None, # 'auto' (CUDA if present), 'cpu', 'cuda:1', ...
                   progress:bool=True, # progress bar over the tiles of each case
                   overwrite:bool=False, # replace existing outputs
@@ -216,11 +237,14 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
                   log=print, # where to say what was done (None: silent)
                  ) -> list[tuple[Path, Path]]:
     "Check every input, then predict each case and write `<case>_prob` and `<case>_mask` in `out_dir` with its geometry"
-    check_number('--overlap', overlap, 0, 1, hi_open=True); check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
+    check_number('--overlap', overlap, 0, 1, hi_open=True)
+    if threshold is not None: check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
     check_number('--sw-batch-size', sw_batch_size, 1)
     dev = resolve_device(device)
     nets = load_models(model)
     nd, kind = nets[0].spatial_dims, nets[0].input_kind
+    stored = threshold is None
+    if stored: threshold = float(np.mean([n.threshold for n in nets])) # an ensemble: its members' mean
     rng = train_spacing(nets[0].train_config)
     lr_factor = nets[0].train_config.get('lr_factor')
     cases = find_inputs(inputs)
@@ -242,6 +266,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
     if log is not None:
         if rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
         for n in notes: log(f"note: {n}")
+        log(f"masks: probability >= {threshold:g}" + (" (the checkpoint's, chosen on its run's validation cases)" if stored else ""))
     done = []
     for i, (c, f, simulate, (p_prob, p_mask)) in enumerate(plan):
         img, geo, mask = _read_case(c, f)
@@ -249,7 +274,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if simulate:
             from ktvit_nb.data.synth import degrade
             x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)
-        prob = sum(predict_volume(m, x, overlap=overlap, sw_batch_size=sw_batch_size, device=dev, progress=progress)
+        prob = sum(predict_volume(m, x, overlap=overlap, sw_batch_size=sw_batch_size, device=dev, progress=progress, tta=tta)
                    for m in nets) / len(nets)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1

@@ -13,7 +13,7 @@ from .core import InputError, atomic_path
 from .data.datasets import find_cases, load_case, write_synth_dataset, fold_splits
 from .data.io import read_image
 from .losses import KT_VARIANTS
-from .metrics import case_metrics
+from .metrics import case_metrics, bootstrap_ci
 
 # %% auto #0
 __all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'run_study', 'paired_summary', 'collapse_counts',
@@ -188,11 +188,7 @@ def paired_summary(df:pd.DataFrame, # `cases.csv` rows
             n = len(d); mean = float(d.mean()) if n else math.nan
             sd = float(d.std(ddof=1)) if n > 1 else math.nan
             t = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
-            if n > 1 and sd > 0:
-                bs = stats.bootstrap((d.to_numpy(),), np.mean, confidence_level=0.95, method='percentile',
-                                     n_resamples=4000, random_state=0).confidence_interval
-                b_lo, b_hi = float(bs.low), float(bs.high)
-            else: b_lo = b_hi = mean
+            _, b_lo, b_hi = bootstrap_ci(d, n=4000)   # percentile bootstrap over units (`metrics.bootstrap_ci`)
             rows.append(dict(model=m, metric=k, n_units=n, mean_diff=mean, t_lo=mean - t, t_hi=mean + t, boot_lo=b_lo,
                              boot_hi=b_hi, won=int((d > 0).sum()), lost=int((d < 0).sum()), sd=sd,
                              ref_mean=float(ref[k].loc[d.index].mean()) if n else math.nan,

@@ -41,11 +41,15 @@ def test_predict_keeps_geometry_and_evaluate(runs):
     df = pd.read_csv(runs/'m.csv')
     assert list(df.iloc[:, 0]) == ['case_000'] and 0 <= df.dice[0] <= 1 and 'dice' in r.stdout
     assert df.scored[0] == 'case_000_mask.nii.gz > 0'
+    ktvit('predict', runs/'data'/'case_000', '--model', runs/'lnet', '--out', runs/'pred-tta', '--tta', '--quiet')
+    tta = read_image(runs/'pred-tta'/'case_000_prob.nii.gz')
+    np.testing.assert_allclose(tta.affine, src.affine); assert tta.array.shape == src.array.shape
+    assert 0 < np.abs(tta.array - prob.array).max() < 1   # averaged over 16 views: close to, but not, the plain map
 
 def test_help_version_and_ensemble(runs):
     assert ktvit('--version').stdout.startswith('ktvit ')
     h = ' '.join(ktvit('predict', '--help').stdout.split())
-    assert '(default: 0.5)' in h and '--device' in h and '--allow-mismatch' in h
+    assert "(default: the checkpoint's" in h and '--device' in h and '--allow-mismatch' in h
     ktvit('predict', runs/'data', '--model', runs/'lnet', runs/'lnet', '--out', runs/'ens', '--device', 'cpu', '--quiet')
     assert len(list((runs/'ens').glob('case_*_prob.nii.gz'))) == 3
 
