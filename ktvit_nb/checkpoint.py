@@ -109,6 +109,8 @@ class TrainConfig:
     teacher:str|None=None # student: the teacher's run folder or checkpoint
     data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
     splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
+    folds:int|None=None # K-fold cross-validation instead: all K splits saved in folds.json beside the data (seeded)
+    fold:int=0 # with folds: the fold this run trains on, 0..K-1 (its test cases are never trained on)
     spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases, recorded for `predict`'s check
 
     def record(self) -> dict:

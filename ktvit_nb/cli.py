@@ -93,6 +93,8 @@ def _train_args(a, teacher_ck=None):
         if len(a.patch_size) not in (2, 3): raise InputError('--patch-size', f"give 2 or 3 sizes, not {len(a.patch_size)}")
         for s in a.patch_size: check_number('--patch-size', s, 1)
     check_number('--warmup', a.warmup, 0, 1, hi_open=True)
+    if getattr(a, 'folds', None) is not None:
+        check_number('--folds', a.folds, 2); check_number('--fold', a.fold, 0, a.folds - 1)
     for n in ('kl_weight', 'temperature', 'min_teacher_dice'):
         if getattr(a, n, None) is not None: check_number('--' + n.replace('_', '-'), getattr(a, n), 0, 1 if n == 'min_teacher_dice' else None, lo_open=n == 'temperature')
     for w in getattr(a, 'feature_weights', None) or (): check_number('--feature-weights', w, 0)
@@ -143,7 +145,7 @@ def _train_student(a):
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
 _TRAIN_FIELDS = ('arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
-                 'lr_factor', 'mixed_precision') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
+                 'lr_factor', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
 _STUDENT_FIELDS = ('min_teacher_dice',)
 
 def _add_train_args(s, student=False):

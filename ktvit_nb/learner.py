@@ -216,7 +216,7 @@ def _dls(data, cfg, inputs):
         nd = read_image(find_cases(data)[0].image).ndim
         cfg.patch_size = (64, 64, 32) if nd == 3 else (64, 64)
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
-                           seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits)
+                           seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold)
     cfg.splits = dls.splits
     sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)
     cfg.spacing = [sp.min(0).tolist(), sp.max(0).tolist()]
@@ -274,6 +274,7 @@ def train_student(data, # data folder
     over = {k: kwargs.pop(k) for k in list(kwargs) if k in KTConfig.__dataclass_fields__}
     name, kt = _transfer(transfer, over)
     tck = load_checkpoint(teacher); t = load_model(teacher).model
+    if 'splits' not in kwargs and 'folds' not in kwargs: kwargs['splits'] = tck.get('train_config', {}).get('splits') # the teacher's cases
     kwargs.setdefault('arch', tck['model_config']['arch']); kwargs.setdefault('preset', tck['model_config']['preset'])
     cfg = TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
                       kt=None if kt is None else asdict(kt), **kwargs)

@@ -46,6 +46,20 @@ def test_predict_keeps_geometry_and_evaluate(runs):
     np.testing.assert_allclose(tta.affine, src.affine); assert tta.array.shape == src.array.shape
     assert 0 < np.abs(tta.array - prob.array).max() < 1   # averaged over 16 views: close to, but not, the plain map
 
+def test_folds_and_threshold(runs):
+    "--folds K --fold i trains on fold i of folds.json (made once beside the data); the run stores its validation threshold"
+    import json
+    from ktvit_nb.checkpoint import load_checkpoint
+    common = ['--data', runs/'data', '--epochs', 1, '--patch-size', 32, 32, 16, '--n-per-case', 2, '--bs', 2]
+    ktvit('train-teacher', *common, '--out', runs/'fold1', '--folds', 3, '--fold', 1)
+    folds = json.loads((runs/'data'/'folds.json').read_text())
+    assert folds['folds'] == 3 and json.loads((runs/'fold1'/'config.json').read_text())['train']['splits'] == folds['splits'][1]
+    assert sorted(n for f in folds['splits'] for n in f['test']) == ['case_000', 'case_001', 'case_002']
+    r = ktvit('train-teacher', *common, '--out', runs/'fold9', '--folds', 3, '--fold', 3, ok=False)
+    assert r.returncode == 2 and '--fold' in r.stderr and not (runs/'fold9').exists()
+    ck = load_checkpoint(runs/'fold1')
+    assert 0 < ck['threshold'] < 1 and ck['threshold_dice'] >= ck['dice_at_half']
+
 def test_help_version_and_ensemble(runs):
     assert ktvit('--version').stdout.startswith('ktvit ')
     h = ' '.join(ktvit('predict', '--help').stdout.split())

@@ -332,6 +332,8 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
                      lr_factor=None, # LR simulation factor (see `load_case`)
                      num_workers:int=0, # DataLoader worker processes
                      splits=None, # dict or path of a splits.json; None: `load_or_make_splits(data, ...)`
+                     folds:int|None=None, # with `splits` None: K-fold cross-validation (folds.json beside the data)
+                     fold:int=0, # the fold to train, 0..K-1
                      device=None, # device of the batches; None: CUDA when present, else CPU
                      pos_fraction:float=0.5, # share of crops centred on a vessel voxel
                     ):
@@ -340,7 +342,9 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     from fastai.data.load import DataLoader
     cases = list(data) if isinstance(data, (list, tuple)) else find_cases(data)
     save = splits is None and not isinstance(data, (list, tuple))   # saved only once every case passed its checks
-    if splits is None: splits = load_or_make_splits(data, cases, seed, write=False) if save else split_cases(cases, seed)
+    if splits is None and folds: splits = load_or_make_splits(data, cases, seed, write=False, folds=folds, fold=fold) if save \
+        else fold_splits([c.name for c in cases], folds, seed=seed)[fold]
+    elif splits is None: splits = load_or_make_splits(data, cases, seed, write=False) if save else split_cases(cases, seed)
     elif not isinstance(splits, dict): splits = json.loads(Path(splits).read_text())
     by = {c.name: c for c in cases}
     unknown = [n for k in ('train', 'valid', 'test') for n in splits.get(k, []) if n not in by]
@@ -357,7 +361,7 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
         if sp: img, lab = _with_spacing(img, sp), _with_spacing(lab, sp)
         check_label(lab); check_pair(img, lab)
         if img.ndim != tds.ndim: raise InputError(img.path, f"is {img.ndim}D but the training cases are {tds.ndim}D")
-    if save: load_or_make_splits(data, cases, seed)
+    if save: load_or_make_splits(data, cases, seed, folds=folds, fold=fold)
     dls = DataLoaders(DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=num_workers),
                       DataLoader(vds, bs=bs, shuffle=False, num_workers=num_workers),
                       device=device if device is not None else default_device())
