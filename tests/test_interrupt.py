@@ -39,7 +39,8 @@ RUN_FILES = {'config.json', 'metrics.csv', 'last.pt', 'best.pt', 'curves.png'}
 RESULTS = {}   # case id -> one line: what was killed when, what the resume printed, epochs completed
 
 WRAPPER = '''
-import io, os, sys, time
+import io, os, signal, sys, time
+signal.signal(signal.SIGINT, signal.default_int_handler)   # Ctrl-C as in a terminal, even where a background parent ignored it
 stall, ready = sys.argv[1], sys.argv[2]
 def wait():
     open(ready, 'w').close(); time.sleep(600)          # the test sends its signal now
