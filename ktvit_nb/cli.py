@@ -100,7 +100,7 @@ def _train_args(a, teacher_ck=None):
     for w in getattr(a, 'feature_weights', None) or (): check_number('--feature-weights', w, 0)
     cases = find_cases(a.data)
     out = check_output(a.out, '--out', folder=True, inputs=[a.data, getattr(a, 'teacher', None)])
-    if out.is_dir() and not a.resume:
+    if out.is_dir() and not a.resume and int(os.environ.get('RANK', 0)) == 0: # under torchrun rank 0 checks: the others may start after it wrote
         held = [f for f in _RUN_FILES if (out/f).exists()]
         if held: raise InputError(f"--out {out}", f"already holds a run ({', '.join(held)}); pass --resume to continue it, or choose another folder")
     if a.resume and (out/'last.pt').exists():
