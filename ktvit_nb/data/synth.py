@@ -65,13 +65,14 @@ def grow_trees(shape:tuple, # grid shape, (X,Y,Z) or (H,W)
                r_max:float=4.0, # root radius of the largest tree, voxels
                r_min:float=0.5, # thinnest vessel drawn, voxels
                ellipsoid:bool=True, # confine trees to the brain-like ellipsoid (else to the box)
+               frac:float=0.46, # ellipsoid semi-axes as a fraction of the shape (less leaves room for a scalp)
                step:float=1.5, # centreline step, voxels
                curvature:float=0.12, # typical curvature, 1/voxel
                max_nodes:int|None=None, # node budget (default: grows with the volume)
               ) -> dict:
     "Centerline graph of `n_trees` Murray-law vessel trees: dict of `nodes` (n,ndim), `radii` (n,), `edges` (m,2), `tree` (n,)"
     shape = tuple(int(s) for s in shape); nd = len(shape)
-    reg = _Region(shape, ellipsoid)
+    reg = _Region(shape, ellipsoid, frac)
     if max_nodes is None: max_nodes = int(np.clip(np.prod(shape) / (250 if nd == 3 else 40), 300, 20000))
     nodes, radii, edges, tree = [], [], [], []
     def add(p, r, parent, k):
@@ -214,12 +215,17 @@ def _resize(x, shape, order=1):
     return y
 
 # %% ../../nbs/01_data.synth.ipynb #54fc4f65
+_SCALP = (1.2, 1.33, 0.7)   # ellipsoid levels where the fat shell starts and ends, fat intensity
+
+def _shell(level, lo, hi): return 1 / (1 + np.exp((lo - level) / 0.02)) / (1 + np.exp((level - hi) / 0.02))
+
 def tof_appearance(pv:np.ndarray, # partial-volume fraction
                    rad:np.ndarray, # vessel radius wherever pv>0, voxels
                    mask_level:np.ndarray|None, # ellipsoid level (<1 inside) or None for tissue everywhere
                    rng:np.random.Generator,
                    snr:float|None=20.0, # tissue SNR of the Rician noise; None for no noise
                    randomize:bool=False, # domain randomisation: gamma, contrast, bias, blur, SNR
+                   scalp:bool=False, # bright fat shell outside the brain, beyond a dark gap (needs `mask_level`)
                   ) -> np.ndarray:
     "TOF-MRA-like HR intensities in [0,1] (float32)"
     shape = pv.shape
@@ -231,6 +237,7 @@ def tof_appearance(pv:np.ndarray, # partial-volume fraction
     brain = np.ones(shape, np.float32) if mask_level is None else 1 / (1 + np.exp((mask_level - 1) / 0.02))
     tissue = (tissue_lvl * (1 + 0.12 * _smooth_noise(shape, rng, 8) + 0.05 * _smooth_noise(shape, rng, 3)) * brain
               + 0.03 * (1 - brain))
+    if scalp: tissue = tissue + _SCALP[2] * _shell(mask_level, *_SCALP[:2])
     sig = vessel_lvl * (1 - 0.6 * np.exp(-rad / 1.2))
     img = tissue * (1 - pv) + sig * pv
     img = img * np.exp(bias_amp * _smooth_noise(shape, rng, max(shape) / 2))
@@ -278,7 +285,7 @@ class SynthCase:
     label:np.ndarray   # uint8, 1 where the voxel centre is inside a vessel
     pv:np.ndarray      # float32, fraction of the voxel inside vessels, [0,1]
     radius:np.ndarray  # float32, radius (voxels) of the vessel a label voxel lies deepest in; 0 elsewhere
-    mask:np.ndarray    # uint8, brain ellipsoid (or all ones)
+    mask:np.ndarray    # uint8, brain ellipsoid (or all ones); never the scalp
     graph:dict         # 'nodes' (n,ndim) voxel coords, 'radii' (n,) voxels, 'edges' (m,2) parent->child, 'tree' (n,)
     spacing:tuple      # voxel size, mm
 
@@ -292,6 +299,7 @@ def make_case(shape:tuple=(128, 128, 64), # grid shape; 2 entries for a 2D image
               snr:float|None=20.0, # tissue SNR of the Rician noise; None for noise-free
               lr_factor:float|tuple=2, # `degrade` factor making `lr`
               brain_mask:bool=True, # confine vessels and tissue to a brain-like ellipsoid
+              scalp:bool=False, # wrap the brain in a dark gap and bright fat (the brain shrinks to make room)
               randomize:bool=False, # domain randomisation of the appearance
               spacing:tuple|float|None=None, # voxel size in mm (default 0.5 isotropic)
               ss:int=3, # odd supersampling factor for `pv`
@@ -299,14 +307,16 @@ def make_case(shape:tuple=(128, 128, 64), # grid shape; 2 entries for a 2D image
     "Draw one TOF-MRA-like case with exact labels, partial volume, radii and centerline graph"
     shape = tuple(int(s) for s in shape)
     if len(shape) not in (2, 3) or min(shape) < 4: raise ValueError(f"shape must be 2D or 3D with sides >= 4, got {shape}")
+    if scalp and not brain_mask: raise ValueError("scalp=True wraps the brain ellipsoid: it needs brain_mask=True")
     nd = len(shape)
     if spacing is None: spacing = 0.5
     spacing = tuple(float(s) for s in (spacing if np.iterable(spacing) else [spacing] * nd))
     rng = np.random.default_rng(seed)
-    g = grow_trees(shape, rng, n_trees=n_trees, r_max=r_max, r_min=r_min, ellipsoid=brain_mask)
+    frac = 0.46 / _SCALP[1] if scalp else 0.46     # with a scalp, the head fills the brain's usual ellipsoid
+    g = grow_trees(shape, rng, n_trees=n_trees, r_max=r_max, r_min=r_min, ellipsoid=brain_mask, frac=frac)
     label, pv, radius, rad_pv = rasterize(g, shape, ss)
-    reg = _Region(shape, brain_mask)
+    reg = _Region(shape, brain_mask, frac)
     lvl = reg.levels(shape) if brain_mask else None
-    hr = tof_appearance(pv, rad_pv, lvl, rng, snr=snr, randomize=randomize)
+    hr = tof_appearance(pv, rad_pv, lvl, rng, snr=snr, randomize=randomize, scalp=scalp)
     return SynthCase(hr=hr, lr=degrade(hr, lr_factor), label=label, pv=pv, radius=radius,
                      mask=reg.mask(shape), graph=g, spacing=spacing)
