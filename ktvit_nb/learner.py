@@ -24,8 +24,8 @@ from .models import create_model
 from .callback.kt import KnowledgeTransfer
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb',
-           'seg_learner', 'RunCheckpoint', 'DataParallel', 'choose_threshold', 'train_teacher', 'check_teacher',
+__all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb', 'seg_learner',
+           'RunCheckpoint', 'DataParallel', 'choose_threshold', 'train_teacher', 'check_teacher',
            'check_teacher_quality', 'train_student']
 
 # %% ../nbs/05a_learner.ipynb #286385b8
@@ -170,37 +170,32 @@ def _fit(learn, cfg, out, ck, extra_cbs=()):
     if not rank_distrib(): _plot_curves(out); _store_threshold(out, learn.dls, cfg)
     return learn
 
-THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2)) # the candidates `choose_threshold` tries
-
 def choose_threshold(net, # a network or `TrainedNet`
                      cases:list, # validation cases (`load_case` dicts)
                      input_kind:str, # 'hr' or 'lr': which array the network reads
                      patch_size:tuple|None=None, # tile size of the whole-volume prediction
-                     grid=THRESHOLDS,
-                    ) -> tuple[float, float]:
-    "The threshold on `grid` that maximises Dice over the whole `cases` pooled (inside their masks), and that Dice"
+                    ) -> tuple[float, float, float]:
+    "The threshold that maximises Dice over the whole `cases` pooled (inside their masks), that Dice, and the Dice at 0.5"
     from ktvit_nb.infer import predict_volume
-    tp, fp, fn = (np.zeros(len(grid)) for _ in range(3))
+    from ktvit_nb.models.baselines import best_dice_threshold
+    ps, gs = [], []
     for c in cases:
         prob = predict_volume(net, c[input_kind], roi_size=patch_size, device='cpu')
         sel = c['mask'] > 0 if c.get('mask') is not None else np.ones(prob.shape, bool)
-        p, g = prob[sel], c['label'][sel] > 0
-        for j, t in enumerate(grid):
-            b = binarize(p, t); n = int(np.count_nonzero(b & g))
-            tp[j] += n; fp[j] += np.count_nonzero(b) - n; fn[j] += np.count_nonzero(g) - n
-    dice = 2*tp / np.maximum(2*tp + fp + fn, 1)
-    j = int(np.argmax(dice)); return float(grid[j]), float(dice[j])
+        ps.append(prob[sel]); gs.append(c['label'][sel] > 0)
+    p, g = np.concatenate(ps), np.concatenate(gs)
+    t, d = best_dice_threshold(p, g)
+    tp, pos = np.count_nonzero(binarize(p, 0.5) & g), np.count_nonzero(binarize(p, 0.5))
+    return t, d, float(2*tp / max(pos + np.count_nonzero(g), 1))
 
 def _store_threshold(out, dls, cfg):
     "Choose the decision threshold on the validation cases with the best weights; add it to best.pt and last.pt"
     best = out/'best.pt'
     if not best.exists() or 'threshold' in load_checkpoint(best): return
-    net = load_model(best)
-    t, d = choose_threshold(net, dls.valid_cases, cfg.input, tuple(cfg.patch_size))
-    d5 = choose_threshold(net, dls.valid_cases, cfg.input, tuple(cfg.patch_size), grid=(0.5,))[1]
+    t, d, d5 = choose_threshold(load_model(best), dls.valid_cases, cfg.input, tuple(cfg.patch_size))
     for f in (best, out/'last.pt'):
         if f.exists(): update_checkpoint(f, threshold=t, threshold_dice=d, dice_at_half=d5)
-    print(f"decision threshold {t:.2f} chosen on the validation cases (whole-volume Dice {d:.4f}; {d5:.4f} at 0.5)")
+    print(f"decision threshold {t:.3f} chosen on the validation cases (whole-volume Dice {d:.4f}; {d5:.4f} at 0.5)")
 
 def _plot_curves(out):
     "Save the training curves of a run (every loss term and metric) as `curves.png`"
