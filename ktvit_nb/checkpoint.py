@@ -62,6 +62,10 @@ class TrainedNet:
         return 'lr' if tc.get('input') == 'lr' or tc.get('stage') == 'student' else 'hr'
     @property
     def spatial_dims(self) -> int: return getattr(self.model, 'config', {}).get('spatial_dims', 3)
+    @property
+    def target_spacing(self) -> tuple|None:
+        "The voxel size (mm) every case was resampled to in training, so every input is in `predict` (None: none was)"
+        ts = self.train_config.get('target_spacing'); return tuple(float(v) for v in ts) if ts else None
 
 def load_model(path, # checkpoint file or run folder
                device=None, # where to put the network (default CPU)
@@ -102,6 +106,7 @@ class TrainConfig:
     loss:str='bce' # task loss
     seed:int=0 # seed of the weights, the split, the crops and the augmentation
     lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
+    target_spacing:list|None=None # voxel size in mm per axis (X Y [Z]; 1 um = 0.001) that every case is resampled to for training and every input by `predict`, whose outputs return to the input's grid (None: no resampling)
     mixed_precision:str='auto' # 'auto': on for CUDA, off on CPU
     transfer:str|None=None # student only: the transfer variant's name (`losses.KT_VARIANTS`; 'none': Table 2's without KT)
     kt:dict|None=None # student only: the `KTConfig` fields used, None without transfer
@@ -111,7 +116,7 @@ class TrainConfig:
     splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
     folds:int|None=None # K-fold cross-validation instead: all K splits saved in folds.json beside the data (seeded)
     fold:int=0 # with folds: the fold this run trains on, 0..K-1 (its test cases are never trained on)
-    spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases, recorded for `predict`'s check
+    spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases as read (before `target_spacing`), recorded for `predict`'s check
 
     def record(self) -> dict:
         "The fields of this run's stage, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"

@@ -84,7 +84,7 @@ def _check_patch(arch, preset, patch, dims, data):
 
 def _train_args(a, teacher_ck=None):
     "Check the arguments of `train-teacher`/`train-student` and the data set's layout before any case is read"
-    from ktvit_nb.data.datasets import find_cases
+    from ktvit_nb.data.datasets import find_cases, _as_spacing
     from ktvit_nb.data.io import read_image
     for n, lo, op in (('epochs', 1, False), ('bs', 1, False), ('n_per_case', 1, False), ('lr', 0, True), ('wd', 0, False),
                       ('seed', 0, False), ('lr_factor', 1, False)):
@@ -107,6 +107,7 @@ def _train_args(a, teacher_ck=None):
         from ktvit_nb.checkpoint import load_checkpoint
         load_checkpoint(out/'last.pt')
     dims = read_image(cases[0].image).ndim
+    if a.target_spacing is not None: _as_spacing(a.target_spacing, dims)
     arch = a.arch or (teacher_ck['model_config']['arch'] if teacher_ck else 'ktvit')
     preset = a.preset or (teacher_ck['model_config']['preset'] if teacher_ck else 'tiny')
     if teacher_ck is not None:   # what `train_student` refuses later, refused before anything is read or written
@@ -145,8 +146,9 @@ def _train_student(a):
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
 _TRAIN_FIELDS = ('arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
-                 'lr_factor', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
+                 'lr_factor', 'target_spacing', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
 _STUDENT_FIELDS = ('min_teacher_dice',)
+_FLAGS = dict(target_spacing=('--spacing', 'MM')) # (option, metavar) of fields whose option is not named after them
 
 def _add_train_args(s, student=False):
     "One option per `TrainConfig` field a user sets, typed, defaulted, documented and restricted by `checkpoint` itself"
@@ -158,11 +160,12 @@ def _add_train_args(s, student=False):
     s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
     for n in _TRAIN_FIELDS + (_STUDENT_FIELDS if student else ()):
         if student and n == 'input': continue
-        f = fields[n]; kind = f.type.split('|')[0].strip()   # 'int', 'float', 'str' or 'tuple' (of ints)
+        f = fields[n]; kind = f.type.split('|')[0].strip()   # 'int', 'float', 'str', 'tuple' (of ints) or 'list' (of floats)
         d, doc = f.default, docs[n]
-        if student and n in ('arch', 'preset'): d, doc = None, doc + " (default: the teacher's)"
-        s.add_argument('--' + n.replace('_', '-'), type=dict(int=int, float=float, str=str, tuple=int)[kind],
-                       nargs='+' if kind == 'tuple' else None, choices=TRAIN_CHOICES.get(n), default=d, help=doc)
+        if student and n in ('arch', 'preset', 'target_spacing'): d, doc = None, doc + " (default: the teacher's)"
+        flag, metavar = _FLAGS.get(n, ('--' + n.replace('_', '-'), None))
+        s.add_argument(flag, dest=n, metavar=metavar, type=dict(int=int, float=float, str=str, tuple=int, list=float)[kind],
+                       nargs='+' if kind in ('tuple', 'list') else None, choices=TRAIN_CHOICES.get(n), default=d, help=doc)
     s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
 
 # %% ../nbs/13_cli.ipynb #8130d50a

@@ -12,7 +12,7 @@ from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
 from .checkpoint import TrainedNet, load_model
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
-from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing
+from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape
 
 # %% auto #0
 __all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
@@ -151,9 +151,9 @@ def load_models(models, # checkpoint file or run folder, a network, a `TrainedNe
     out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
            for m in (models if isinstance(models, (list, tuple)) else [models])]
     if not out: raise InputError('--model', "no network given")
-    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind')):
+    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind'), ('target_spacing', 'training voxel sizes')):
         vals = {getattr(m, k) for m in out}
-        if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals)}); give networks of one kind")
+        if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals, key=str)}); give networks of one kind")
     for m in out: m.model.eval()
     return out
 
@@ -219,6 +219,15 @@ def _check_spacing(geo, rng, f, allow_mismatch, tol=1.25):
         raise InputError(f, f"voxel size {fmt(sp)} mm differs from the training data's {trained} mm; resample it, "
                             "or pass --allow-mismatch")
 
+def _on_grid(predict, # function of a normalised image returning probabilities of its shape
+             x:np.ndarray, # normalised image
+             spacing, # its voxel size (mm)
+             target, # voxel size (mm) to predict on; None: `x`'s own grid
+            ) -> np.ndarray:
+    "`predict(x)` made on the grid of voxel size `target`, returned (linearly resampled) on `x`'s grid"
+    if target is None: return predict(x)
+    return resample(predict(resample(x, spaced_shape(x.shape, spacing, target))), x.shape)
+
 def _out_paths(name:str, img, out_dir:Path) -> tuple[Path, Path]:
     ext = '.tif' if img.ndim == 2 and img.fmt == 'image2d' else '.nii.gz'
     return out_dir/f'{name}_prob{ext}', out_dir/f'{name}_mask{ext}'
@@ -245,7 +254,8 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
     nd, kind = nets[0].spatial_dims, nets[0].input_kind
     stored = threshold is None
     if stored: threshold = float(np.mean([n.threshold for n in nets])) # an ensemble: its members' mean
-    rng = train_spacing(nets[0].train_config)
+    target = nets[0].target_spacing   # the grid the networks were trained on (None: each input's own)
+    rng = None if target else train_spacing(nets[0].train_config)
     lr_factor = nets[0].train_config.get('lr_factor')
     cases = find_inputs(inputs)
     read = {str(Path(f).resolve()) for c in cases for f in (c.given, c.hr, c.lr, c.mask) if f is not None}
@@ -258,15 +268,19 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if min(img.array.shape) < _MIN_SIDE: raise InputError(f, f"shape {img.array.shape} is too small: every side needs >= {_MIN_SIDE} voxels")
         if np.ptp(img.array) == 0: raise InputError(f, f"is constant (every voxel {img.array.flat[0]:g}): nothing to segment")
         _check_spacing(geo, rng, f, allow_mismatch)
-        check_memory(img.array.size * (28 + 4 * len(nets)), f, 'predicting it')
+        voxels = img.array.size + (int(np.prod(spaced_shape(img.array.shape, geo.spacing, target))) if target else 0)
+        check_memory(voxels * (28 + 4 * len(nets)), f, 'predicting it')
         outs = _out_paths(c.name, img, out_dir)
         for o in outs: check_output(o, '--out', inputs=read, overwrite=overwrite)
         if note: notes.append(note)
         plan.append((c, f, simulate, outs))
     if log is not None:
-        if rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
+        if target: log(f"inputs resampled to {'x'.join(f'{v:g}' for v in target)} mm, the training grid; outputs on each input's grid")
+        elif rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
         for n in notes: log(f"note: {n}")
         log(f"masks: probability >= {threshold:g}" + (" (the checkpoint's, chosen on its run's validation cases)" if stored else ""))
+    ensemble = lambda v: sum(predict_volume(m, v, overlap=overlap, sw_batch_size=sw_batch_size, device=dev, progress=progress, tta=tta)
+                             for m in nets) / len(nets)
     done = []
     for i, (c, f, simulate, (p_prob, p_mask)) in enumerate(plan):
         img, geo, mask = _read_case(c, f)
@@ -274,8 +288,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if simulate:
             from ktvit_nb.data.synth import degrade
             x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)
-        prob = sum(predict_volume(m, x, overlap=overlap, sw_batch_size=sw_batch_size, device=dev, progress=progress, tta=tta)
-                   for m in nets) / len(nets)
+        prob = _on_grid(ensemble, x, geo.spacing, target)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1
         save_image((binarize(prob, threshold) * scale).astype(np.uint8), p_mask, like=img)

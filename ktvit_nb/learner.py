@@ -142,7 +142,7 @@ def _prepare_run(out, cfg:TrainConfig, resume:bool):
     if resume and (out/'last.pt').exists():
         ck = load_checkpoint(out/'last.pt')
         old = ck['train_config']
-        for k in ('stage', 'arch', 'preset', 'epochs', 'bs', 'seed'):
+        for k in ('stage', 'arch', 'preset', 'epochs', 'bs', 'seed', 'target_spacing'):
             if old.get(k) != asdict(cfg)[k] and not (isinstance(old.get(k), list) and tuple(old[k]) == asdict(cfg)[k]):
                 raise InputError(out/'last.pt', f"cannot resume: it was run with {k}={old.get(k)!r}, not {asdict(cfg)[k]!r}")
         print(f"resuming {out/'last.pt'}: {ck['epoch'] + 1} of {cfg.epochs} epochs done, continuing with epoch {ck['epoch'] + 2}")
@@ -211,7 +211,8 @@ def _dls(data, cfg, inputs):
         nd = read_image(find_cases(data)[0].image).ndim
         cfg.patch_size = (64, 64, 32) if nd == 3 else (64, 64)
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
-                           seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold)
+                           seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
+                           target_spacing=cfg.target_spacing)
     cfg.splits = dls.splits
     sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)
     cfg.spacing = [sp.min(0).tolist(), sp.max(0).tolist()]
@@ -270,6 +271,7 @@ def train_student(data, # data folder
     name, kt = _transfer(transfer, over)
     tck = load_checkpoint(teacher); t = load_model(teacher).model
     if 'splits' not in kwargs and 'folds' not in kwargs: kwargs['splits'] = tck.get('train_config', {}).get('splits') # the teacher's cases
+    kwargs.setdefault('target_spacing', tck.get('train_config', {}).get('target_spacing')) # and the teacher's grid
     kwargs.setdefault('arch', tck['model_config']['arch']); kwargs.setdefault('preset', tck['model_config']['preset'])
     cfg = TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
                       kt=None if kt is None else asdict(kt), **kwargs)

@@ -157,6 +157,9 @@ CASES = {
     'train-label-affine': (teacher(data='affine'), 'geometry (affine) does not match'),
     'train-nan-image': (teacher(data='nanset'), 'NaN/Inf'),
     'train-2d-in-test-split': (teacher(data='mixed'), 'is 2D but the training cases are 3D'),
+    'train-spacing-axes': (teacher('--spacing', 1, 1), '--spacing: 2 voxel sizes for 3D images'),
+    'train-spacing-0': (teacher('--spacing', 0, 1, 1), '--spacing: (0.0, 1.0, 1.0): every voxel size must be a positive number of mm'),
+    'train-spacing-text': (teacher('--spacing', '1um', 1, 1), "--spacing: invalid float value: '1um'"),
     # train-student
     'student-no-teacher': (student(tch='nowhere'), 'nowhere: no such checkpoint'),
     'student-empty-pt': (student(tch='bad/empty.pt'), 'empty.pt: is an empty file'),

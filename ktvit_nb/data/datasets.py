@@ -13,8 +13,9 @@ from ..core import InputError, default_device, writable_dir, to_plain
 from .io import Image, read_image, save_image, check_label, check_pair, image_suffix, is_image_file, shared_data_dir
 
 # %% auto #0
-__all__ = ['CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity', 'load_case',
-           'augment_patch', 'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
+__all__ = ['CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity', 'spaced_shape',
+           'resample', 'load_case', 'to_spacing', 'augment_patch', 'pad_to_patch', 'PatchDataset', 'make_dataloaders',
+           'write_synth_dataset']
 
 # %% ../../nbs/01b_data.datasets.ipynb #3f0b2479
 @dataclass
@@ -210,6 +211,31 @@ def normalize_intensity(img:np.ndarray, # image or volume
     if hi <= lo: return np.zeros_like(img)
     return np.clip((img - lo) / (hi - lo), 0, 1).astype(np.float32)
 
+# %% ../../nbs/01b_data.datasets.ipynb #c384616c
+def _as_spacing(target, ndim:int) -> tuple:
+    "`target` as `ndim` positive voxel sizes (mm); `InputError` naming `--spacing` otherwise"
+    t = tuple(float(v) for v in np.atleast_1d(target))
+    if len(t) != ndim: raise InputError('--spacing', f"{len(t)} voxel sizes for {ndim}D images; give one per axis, in mm")
+    if not all(0 < v < np.inf for v in t): raise InputError('--spacing', f"{t}: every voxel size must be a positive number of mm")
+    return t
+
+def spaced_shape(shape, # array shape
+                 spacing, # its voxel size (mm)
+                 target, # the new voxel size (mm)
+                ) -> tuple:
+    "The shape whose voxels of size `target` cover the extent of `shape` voxels of size `spacing` (at least 1 per axis)"
+    return tuple(max(1, int(round(n * s / t))) for n, s, t in zip(shape, spacing, target))
+
+def resample(a:np.ndarray, # image, label or mask
+             shape, # the new shape, over the same extent (voxel edges aligned)
+             label:bool=False, # binary: resampled linearly, then >= 0.5, in `a`'s dtype
+            ) -> np.ndarray:
+    "`a` resampled linearly onto `shape` (float32, or binary for a label); `a` itself when it has that shape"
+    if tuple(a.shape) == tuple(shape): return a
+    from ktvit_nb.data.synth import _resize
+    y = _resize(np.asarray(a, np.float32), tuple(shape), order=1)
+    return (y >= 0.5).astype(a.dtype) if label else y
+
 # %% ../../nbs/01b_data.datasets.ipynb #3d345e44
 def _with_spacing(im:Image, spacing):
     "Copy of `im` whose affine has the given voxel size (directions and origin kept)"
@@ -219,8 +245,9 @@ def _with_spacing(im:Image, spacing):
 
 def load_case(cf:CaseFiles, # the case's files
               *, lr_factor=None, # LR simulation factor (int or per-axis tuple); None: the data set's default, else 2
+              target_spacing=None, # voxel size (mm) to resample the arrays to (`to_spacing`); None: the case's own
              ) -> dict:
-    "Read, validate and normalise one case: float32 'hr', 'lr', 'mask', uint8 'label', and the input 'image'"
+    "Read, validate and normalise one case: float32 'hr', 'lr', 'mask', uint8 'label', their 'spacing', the input 'image'"
     img, lab = read_image(cf.image), read_image(cf.label)
     if 'spacing' in cf.extras: img, lab = _with_spacing(img, cf.extras['spacing']), _with_spacing(lab, cf.extras['spacing'])
     label = check_label(lab); check_pair(img, lab)
@@ -238,7 +265,17 @@ def load_case(cf:CaseFiles, # the case's files
         from ktvit_nb.data.synth import degrade
         f = lr_factor if lr_factor is not None else cf.extras.get('lr_factor', 2)
         lr = np.clip(degrade(hr, f), 0, 1).astype(np.float32)
-    return dict(name=cf.name, hr=hr, lr=lr, label=label, mask=mask, image=img)
+    case = dict(name=cf.name, hr=hr, lr=lr, label=label, mask=mask, image=img, spacing=img.spacing)
+    return case if target_spacing is None else to_spacing(case, target_spacing)
+
+# %% ../../nbs/01b_data.datasets.ipynb #0c35752e
+def to_spacing(case:dict, # from `load_case` (its 'image' gives the grid)
+               target, # voxel size (mm), one per axis
+              ) -> dict:
+    "The case with 'hr', 'lr', 'label' and 'mask' resampled to voxel size `target`; 'image' keeps the input's grid"
+    img = case['image']; target = _as_spacing(target, img.ndim)
+    shape = spaced_shape(img.array.shape, img.spacing, target)
+    return dict(case, spacing=target, **{k: resample(case[k], shape, label=k in ('label', 'mask')) for k in ('hr', 'lr', 'label', 'mask')})
 
 # %% ../../nbs/01b_data.datasets.ipynb #70b6d915
 def _as_patch(patch_size, ndim):
@@ -330,6 +367,7 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
                      n_per_case:int=80, # training (and validation) crops per case per epoch
                      seed:int=0, # seed of the split, the crops and the augmentation
                      lr_factor=None, # LR simulation factor (see `load_case`)
+                     target_spacing=None, # voxel size (mm) every case is resampled to (see `load_case`); None: none is
                      num_workers:int=0, # DataLoader worker processes
                      splits=None, # dict or path of a splits.json; None: `load_or_make_splits(data, ...)`
                      folds:int|None=None, # with `splits` None: K-fold cross-validation (folds.json beside the data)
@@ -351,8 +389,8 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     if unknown: raise InputError('splits', f"names cases that do not exist: {unknown[:5]}")
     valid_names = splits['valid'] or splits['train']
     if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
-    train = [load_case(by[n], lr_factor=lr_factor) for n in splits['train']]
-    valid = [load_case(by[n], lr_factor=lr_factor) for n in valid_names]
+    train = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing) for n in splits['train']]
+    valid = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing) for n in valid_names]
     tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, seed=seed)
     vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
     if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
