@@ -16,8 +16,8 @@ from .losses import KT_VARIANTS
 from .metrics import case_metrics, bootstrap_ci
 
 # %% auto #0
-__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'StudyConfig', 'run_study', 'paired_summary', 'collapse_counts',
-           'choose_default', 'forest_plot', 'summarize_study']
+__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'FOLD_METRICS', 'StudyConfig', 'run_study', 'paired_summary',
+           'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study', 'run_folds', 'summarize_folds']
 
 # %% ../nbs/12_study.ipynb #bee61213
 @dataclass
@@ -268,3 +268,64 @@ def summarize_study(out) -> pd.DataFrame:
     nc = t[t.units == 'no collapse']
     save_fig(forest_plot(nc, 'dice', f"Dice on test cases minus `{cfg.reference}` (units where neither run collapsed)"), out/'forest.png')
     return summ
+
+# %% ../nbs/12_study.ipynb #b1799d78
+FOLD_METRICS = ('dice', 'sensitivity', 'precision', 'cldice', 'auc', 'ap', 'dice_at_half') # the columns of `folds.md`
+
+def run_folds(data, # a real data set (any `find_cases` layout)
+              out, # folder: runs/fold<k>/<arch>, cases.csv, folds.md (an existing one is continued)
+              archs=('ktvit',), # architectures trained on every fold (`models.ARCHS`); the first is the reference
+              folds:int=5, # K; the number of cases makes leave one out
+              n_valid:int=2, # validation cases per fold (they choose the best epoch and the threshold)
+              tta:bool=False, # score with test-time augmentation
+              log=print,
+              **train, # `TrainConfig` fields shared by every run (`seed` seeds the folds and the weights)
+             ) -> str:
+    "Train every arch on every fold of `data` and score each fold's test cases at the run's validation threshold"
+    from ktvit_nb.learner import train_teacher
+    from ktvit_nb.checkpoint import load_model
+    from ktvit_nb.infer import predict_volume
+    from ktvit_nb.metrics import roc_auc, dice
+    out, cases = Path(out), {c.name: c for c in find_cases(data)}
+    splits = fold_splits(list(cases), folds, n_valid, seed=train.get('seed', 0))
+    f = out/'cases.csv'
+    df = pd.read_csv(f) if f.exists() else pd.DataFrame(columns=['fold', 'arch'])
+    for k, sp in enumerate(splits):
+        for arch in archs:
+            if ((df.fold == k) & (df.arch == arch)).any(): continue
+            run, t0 = out/'runs'/f'fold{k}'/arch, time.perf_counter()
+            train_teacher(data, run, resume=True, arch=arch, splits=sp, **train)
+            secs, net, rows = time.perf_counter() - t0, load_model(run/'best.pt'), []
+            for cn in sp['test']:
+                c = load_case(cases[cn], lr_factor=train.get('lr_factor'))
+                prob = predict_volume(net, c[net.input_kind], tta=tta, device='cpu')
+                rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, train_minutes=secs/60,
+                                 **case_metrics(prob, c['label'], threshold=net.threshold, mask=c['mask'], topology=False),
+                                 auc=roc_auc(prob, c['label'], c['mask']), dice_at_half=dice(prob >= 0.5, c['label'], c['mask'])))
+            df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
+            with atomic_path(f) as t: df.to_csv(t, index=False)
+            log(f"fold {k} {arch}: test Dice {pd.DataFrame(rows).dice.mean():.4f} ({secs/60:.1f} min)")
+    return summarize_folds(out)
+
+def summarize_folds(out) -> str:
+    "Write `folds.md` from `cases.csv`: per arch each fold's mean over its test cases, the mean over folds with its 95% t interval, and paired differences"
+    df = pd.read_csv(Path(out)/'cases.csv'); archs = list(dict.fromkeys(df.arch))
+    ms = [m for m in FOLD_METRICS if m in df]
+    lines = [f"# {df.fold.nunique()} folds, {df.case.nunique()} test cases: per-fold means over test cases, in points (x100)", ""]
+    for a in archs:
+        per = df[df.arch == a].groupby('fold')[[*ms, 'threshold', 'train_minutes']].mean()
+        n = len(per); half = stats.t.ppf(0.975, n - 1) * per.std(ddof=1) / math.sqrt(n) if n > 1 else per.mean() * math.nan
+        t = pd.concat([100*per[ms], per[['threshold', 'train_minutes']]], axis=1).map('{:.2f}'.format)
+        t.loc['mean'] = [f"{100*v:.2f}" for v in per[ms].mean()] + [f"{v:.2f}" for v in per[['threshold', 'train_minutes']].mean()]
+        t.loc['95% t'] = [f"±{100*v:.2f}" for v in half[ms]] + ['', '']
+        lines += [f"## {a}", "", t.reset_index().to_markdown(index=False, disable_numparse=True), ""]
+    if len(archs) > 1:
+        d = df.rename(columns=dict(arch='model', fold='unit')).assign(split='test')
+        s = paired_summary(d, archs[0], metrics=ms)
+        t = pd.DataFrame({'arch': s.model, 'metric': s.metric, archs[0]: (100*s.ref_mean).map('{:.2f}'.format),
+                          'arch mean': (100*s.model_mean).map('{:.2f}'.format), 'difference': (100*s.mean_diff).map('{:+.2f}'.format),
+                          '95% t interval': [f"[{100*a:+.2f}, {100*b:+.2f}]" for a, b in zip(s.t_lo, s.t_hi)],
+                          'folds won/lost': [f"{w}/{l} of {n}" for w, l, n in zip(s.won, s.lost, s.n_units)]})
+        lines += [f"## Paired differences to `{archs[0]}` over folds", "", t.to_markdown(index=False, disable_numparse=True)]
+    with atomic_path(Path(out)/'folds.md') as t: t.write_text('\n'.join(lines) + '\n')
+    return '\n'.join(lines)
