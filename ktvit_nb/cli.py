@@ -148,9 +148,10 @@ def _train_student(a):
 _TRAIN_FIELDS = ('arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
                  'lr_factor', 'target_spacing', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
 _STUDENT_FIELDS = ('min_teacher_dice',)
+_CV_SET = ('arch', 'input', 'folds', 'fold') # what `ktvit cv` sets per run itself
 _FLAGS = dict(target_spacing=('--spacing', 'MM')) # (option, metavar) of fields whose option is not named after them
 
-def _add_train_args(s, student=False):
+def _add_train_args(s, student=False, cv=False):
     "One option per `TrainConfig` field a user sets, typed, defaulted, documented and restricted by `checkpoint` itself"
     import dataclasses
     from fastcore.docments import docments
@@ -159,14 +160,14 @@ def _add_train_args(s, student=False):
     s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
     s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
     for n in _TRAIN_FIELDS + (_STUDENT_FIELDS if student else ()):
-        if student and n == 'input': continue
+        if (student and n == 'input') or (cv and n in _CV_SET): continue
         f = fields[n]; kind = f.type.split('|')[0].strip()   # 'int', 'float', 'str', 'tuple' (of ints) or 'list' (of floats)
         d, doc = f.default, docs[n]
         if student and n in ('arch', 'preset', 'target_spacing'): d, doc = None, doc + " (default: the teacher's)"
         flag, metavar = _FLAGS.get(n, ('--' + n.replace('_', '-'), None))
         s.add_argument(flag, dest=n, metavar=metavar, type=dict(int=int, float=float, str=str, tuple=int, list=float)[kind],
                        nargs='+' if kind in ('tuple', 'list') else None, choices=TRAIN_CHOICES.get(n), default=d, help=doc)
-    s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    if not cv: s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
 
 # %% ../nbs/13_cli.ipynb #8130d50a
 def _predict(a):
@@ -344,6 +345,30 @@ def _study(a):
     run_study(out, cfg)
     print(f"open {out/'summary.md'}")
 
+# %% ../nbs/13_cli.ipynb #e08730e0
+def _cv(a):
+    from ktvit_nb.study import run_folds
+    from ktvit_nb.models import ARCHS
+    bad = [x for x in a.archs if x not in ARCHS]
+    if bad: raise InputError('--archs', f"unknown architecture(s) {bad}; choose from {', '.join(ARCHS)}")
+    check_number('--n-valid', a.n_valid, 1)
+    a.resume, a.fold, a.input = False, 0, None
+    for a.arch in a.archs: _train_args(a) # every option, the data set and each network's crop, before anything is written
+    out = Path(a.out)
+    if out.is_dir() and any(out.iterdir()) and not (out/'cases.csv').exists() and not (out/'runs').exists():
+        raise InputError(f"--out {out}", "holds files but no cross-validation (cases.csv, runs/); choose a new folder")
+    kw = {k: v for k, v in _train_kwargs(a).items() if k not in _CV_SET}
+    print(run_folds(a.data, out, archs=tuple(a.archs), folds=a.folds, n_valid=a.n_valid, tta=a.tta, **kw))
+    print(f"wrote {out/'folds.md'}")
+
+# %% ../nbs/13_cli.ipynb #4c3f5c92
+def _brainmask(a):
+    from ktvit_nb.data.brainmask import write_brain_masks
+    check_number('-f', a.f, 0, 1, lo_open=True, hi_open=True); check_number('--erode-mm', a.erode_mm, 0, lo_open=True)
+    written = write_brain_masks(a.data, overwrite=a.overwrite, f=a.f, erode_mm=a.erode_mm)
+    for f in written: print(f"wrote {f}")
+    print(f"{len(written)} brain mask(s) written")
+
 # %% ../nbs/13_cli.ipynb #1511735f
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     "Every default in `--help`, except where there is none to show (required arguments, flags, None)"
@@ -427,6 +452,19 @@ def make_parser():
     b.set_defaults(func=_bench)
     st = sub.add_parser('study', help='paired multi-seed comparison of knowledge-transfer variants (the L-net without transfer as reference)')
     _add_study_args(st); st.set_defaults(func=_study)
+    c = sub.add_parser('cv', help='cross-validate a training recipe: every network on every fold, test cases scored at the validation threshold')
+    _add_train_args(c, cv=True)
+    c.add_argument('--archs', nargs='+', default=['ktvit', 'unet'], help='networks trained on every fold; the first is the reference of the paired differences')
+    c.add_argument('--folds', type=int, default=5, help='K folds of the cases, each once the test set (the number of cases: leave one out)')
+    c.add_argument('--n-valid', type=int, default=2, help='validation cases per fold (they choose the best epoch and the threshold)')
+    c.add_argument('--tta', action='store_true', help='score with test-time augmentation')
+    c.set_defaults(func=_cv)
+    bm = sub.add_parser('brainmask', help='write a brain mask (skull stripping) for every case of a data folder')
+    bm.add_argument('data', help='data folder in the package layout (<case>/image.nii.gz ...)')
+    bm.add_argument('-f', type=float, default=0.5, help="BET's fractional intensity threshold in (0, 1): larger, smaller brain")
+    bm.add_argument('--erode-mm', type=float, default=4.0, help='radius (mm) of the opening that cuts the scalp from the brain, > 0')
+    bm.add_argument('--overwrite', action='store_true', help='replace masks the cases already have')
+    bm.set_defaults(func=_brainmask)
     d = sub.add_parser('demo', help='the main job on the embedded synthetic data')
     d.add_argument('--out', default='demo-report', help='report folder')
     d.add_argument('--quick', action='store_true', help='a one-minute smoke run')
