@@ -4,8 +4,8 @@
 
 # %% ../nbs/04b_checkpoint.ipynb #044bba0a
 from __future__ import annotations
-import json, warnings
-from dataclasses import dataclass, field, asdict
+import json, math, warnings
+from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 import torch, torch.nn as nn
 from .core import InputError, atomic_path, to_plain
@@ -13,8 +13,8 @@ from .losses import _TASK_LOSSES
 from .models import ARCHS, PRESETS, create_model, model_config
 
 # %% auto #0
-__all__ = ['TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'update_checkpoint', 'TrainConfig',
-           'save_run_record', 'run_record']
+__all__ = ['RECIPES', 'RECIPE_FIELDS', 'TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model',
+           'update_checkpoint', 'TrainConfig', 'recipe_values', 'save_run_record', 'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
 def save_checkpoint(path, # destination file (`.pt`)
@@ -96,14 +96,15 @@ class TrainConfig:
     input:str='hr' # teacher stage: 'hr' (the H-net), or 'lr' for a baseline trained on LR without a teacher
     arch:str='ktvit' # any of `ktvit_nb.models.ARCHS`
     preset:str='tiny' # network size: 'tiny', 'small' or 'paper'
-    epochs:int=20 # epochs of the cosine schedule (the paper anneals over 20)
-    bs:int=2 # patches per batch
+    recipe:str='default' # what sets the options below left None: 'default' (measured on DRIVE, see `05a_learner`) or 'paper' (its literal settings)
+    epochs:int|None=None # epochs of the cosine schedule (None: the recipe's; default 24, paper 20)
+    bs:int|None=None # patches per batch (None: the recipe's; default 8 in 2D and 2 in 3D, paper 2)
     patch_size:tuple|None=None # crop size (None: 64 64 32, or 64 64 in 2D)
-    n_per_case:int=80 # crops per training case per epoch (paper: 80)
-    lr:float=1e-4 # initial learning rate (paper)
+    n_per_case:int|None=None # crops per training case per epoch (None: the recipe's; default: enough to cover a case 1.5 times, paper 80)
+    lr:float|None=None # peak learning rate (None: the recipe's; default 1e-2 for the U-Net and 1e-3 for the others, paper 1e-4)
     wd:float=1e-5 # L2 weight decay (paper)
-    warmup:float=0. # share of the run with a linear warm-up before the cosine (0: the paper's schedule)
-    loss:str='bce' # task loss
+    warmup:float|None=None # share of the run with a linear warm-up before the cosine (None: the recipe's; default 0.1, paper 0)
+    loss:str|None=None # task loss (None: the recipe's; 'bce' in both)
     seed:int=0 # seed of the weights, the split, the crops and the augmentation
     lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
     target_spacing:list|None=None # voxel size in mm per axis (X Y [Z]; 1 um = 0.001) that every case is resampled to for training and every input by `predict`, whose outputs return to the input's grid (None: no resampling)
@@ -118,6 +119,12 @@ class TrainConfig:
     fold:int=0 # with folds: the fold this run trains on, 0..K-1 (its test cases are never trained on)
     spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases as read (before `target_spacing`), recorded for `predict`'s check
 
+    def with_recipe(self, case_shape:tuple, # shape of a training case (its 2 or 3 sizes)
+                   ) -> TrainConfig:
+        "A copy with the `RECIPE_FIELDS` left None filled in by `recipe_values`"
+        r = recipe_values(self.recipe, self.arch, case_shape, self.patch_size)
+        return replace(self, **{k: v for k, v in r.items() if getattr(self, k) is None})
+
     def record(self) -> dict:
         "The fields of this run's stage, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"
         d = asdict(self)
@@ -125,7 +132,24 @@ class TrainConfig:
             for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
         return d
 
-TRAIN_CHOICES = dict(stage=('teacher', 'student'), input=('hr', 'lr'), arch=ARCHS, preset=PRESETS,
+RECIPES = ('default', 'paper') # the training recipes (`recipe_values`)
+RECIPE_FIELDS = ('epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'warmup', 'loss') # what a recipe sets when left None
+
+def recipe_values(recipe:str, # 'default' or 'paper'
+                  arch:str, # the network (`models.ARCHS`): the default learning rate depends on it
+                  case_shape:tuple, # shape of a training case (2 or 3 sizes)
+                  patch_size:tuple|None=None, # the crop size when given (the default recipe's crops per case follow it)
+                 ) -> dict:
+    "The `RECIPE_FIELDS` values of a recipe for this network and case size"
+    if recipe not in RECIPES: raise InputError('--recipe', f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    nd = len(case_shape)
+    patch = tuple(patch_size) if patch_size else (64, 64, 32) if nd == 3 else (64, 64)
+    if recipe == 'paper': return dict(epochs=20, bs=2, patch_size=patch, n_per_case=80, lr=1e-4, warmup=0., loss='bce')
+    crop = math.prod(min(p, s) for p, s in zip(patch, case_shape))
+    return dict(epochs=24, bs=8 if nd == 2 else 2, patch_size=patch, n_per_case=max(8, math.ceil(1.5 * math.prod(case_shape) / crop)),
+                lr=1e-2 if arch == 'unet' else 1e-3, warmup=0.1, loss='bce')
+
+TRAIN_CHOICES = dict(recipe=RECIPES, stage=('teacher', 'student'), input=('hr', 'lr'), arch=ARCHS, preset=PRESETS,
                      loss=tuple(_TASK_LOSSES), mixed_precision=('auto', 'bf16', 'fp16', 'off'))
 
 # %% ../nbs/04b_checkpoint.ipynb #52d06077

@@ -92,7 +92,7 @@ def _train_args(a, teacher_ck=None):
     if a.patch_size is not None:
         if len(a.patch_size) not in (2, 3): raise InputError('--patch-size', f"give 2 or 3 sizes, not {len(a.patch_size)}")
         for s in a.patch_size: check_number('--patch-size', s, 1)
-    check_number('--warmup', a.warmup, 0, 1, hi_open=True)
+    if a.warmup is not None: check_number('--warmup', a.warmup, 0, 1, hi_open=True)
     if getattr(a, 'folds', None) is not None:
         check_number('--folds', a.folds, 2); check_number('--fold', a.fold, 0, a.folds - 1)
     for n in ('kl_weight', 'temperature', 'min_teacher_dice'):
@@ -145,7 +145,7 @@ def _train_student(a):
     best = getattr(learn, 'run_best', None)
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
-_TRAIN_FIELDS = ('arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
+_TRAIN_FIELDS = ('recipe', 'arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
                  'lr_factor', 'target_spacing', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
 _STUDENT_FIELDS = ('min_teacher_dice',)
 _CV_SET = ('arch', 'input', 'folds', 'fold') # what `ktvit cv` sets per run itself
@@ -314,10 +314,15 @@ def _view(a):
 
 # %% ../nbs/13_cli.ipynb #ac25f161
 def _bench(a):
-    from ktvit_nb.bench import run_bench
-    check_output(a.out, '--out', overwrite=a.overwrite)
-    run_bench(a.out, quick=a.quick)
-    print(f"wrote {a.out}")
+    from ktvit_nb.core import resolve_device
+    from ktvit_nb.bench import run_bench, quality_per_compute
+    out = a.out or ('quality.md' if a.quality else 'bench.md')
+    check_output(out, '--out', overwrite=a.overwrite)
+    for b in a.budgets: check_number('--budgets', b, 0, lo_open=True)
+    dev = resolve_device(a.device)
+    if a.quality: quality_per_compute(tuple(a.budgets), out=out, quick=a.quick, device=dev)
+    else: run_bench(out, quick=a.quick, device=dev, amp=dict(auto=None, on=True, off=False)[a.amp])
+    print(f"wrote {out}")
 
 # %% ../nbs/13_cli.ipynb #7a00b328
 def _add_study_args(s):
@@ -445,9 +450,18 @@ def make_parser():
     v.add_argument('--overwrite', action='store_true', help='replace an existing --screenshot file')
     v.add_argument('--3d', dest='three_d', action='store_true', help='3D rendering')
     v.set_defaults(func=_view)
-    b = sub.add_parser('bench', help='inference and training speed, memory and GFLOP/s of every network and preset')
-    b.add_argument('--out', default='bench.md', help='Markdown table to write')
-    b.add_argument('--quick', action='store_true', help='a 128x128x64 volume, tiny and small presets only')
+    b = sub.add_parser('bench', help='speed, memory, GFLOP/s and knowledge-transfer cost of every network and preset; '
+                                     'with --quality, the Dice each network reaches in fixed training budgets')
+    b.add_argument('--out', help='Markdown table to write (None: bench.md, with --quality quality.md)')
+    b.add_argument('--quick', action='store_true', help='a 128x128x64 volume, tiny and small presets only; with --quality '
+                                                        "the demo's toy data, and --budgets in seconds")
+    b.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda or cuda:N')
+    b.add_argument('--amp', choices=('auto', 'on', 'off'), default='auto',
+                   help='also measure every network under bfloat16 autocast (auto: on CUDA only)')
+    b.add_argument('--quality', action='store_true', help='instead: the validation Dice of every network after training '
+                   'for each budget (quality per compute; about 70 minutes with the default budgets)')
+    b.add_argument('--budgets', type=float, nargs='+', default=[2, 5, 10],
+                   help='with --quality: training budgets in minutes of wall-clock time, each > 0')
     b.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
     b.set_defaults(func=_bench)
     st = sub.add_parser('study', help='paired multi-seed comparison of knowledge-transfer variants (the L-net without transfer as reference)')

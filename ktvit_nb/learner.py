@@ -204,12 +204,15 @@ def _plot_curves(out):
     if (Path(out)/'metrics.csv').exists(): save_fig(plot_curves(Path(out)/'metrics.csv'), Path(out)/'curves.png')
 
 # %% ../nbs/05a_learner.ipynb #693d68cb
-def _dls(data, cfg, inputs):
-    from ktvit_nb.data.datasets import make_dataloaders, find_cases
+def _with_recipe(cfg:TrainConfig, data) -> TrainConfig:
+    "`cfg` with its recipe's values for the options not given; the case size is the first case's (on the target grid)"
+    from ktvit_nb.data.datasets import find_cases, spaced_shape
     from ktvit_nb.data.io import read_image
-    if cfg.patch_size is None:
-        nd = read_image(find_cases(data)[0].image).ndim
-        cfg.patch_size = (64, 64, 32) if nd == 3 else (64, 64)
+    im = read_image(find_cases(data)[0].image); shape = im.array.shape
+    return cfg.with_recipe(shape if cfg.target_spacing is None else spaced_shape(shape, im.spacing, cfg.target_spacing))
+
+def _dls(data, cfg, inputs):
+    from ktvit_nb.data.datasets import make_dataloaders
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
                            seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
                            target_spacing=cfg.target_spacing)
@@ -224,8 +227,8 @@ def train_teacher(data, # data folder (package layout, DRIVE or vesselNN)
                   cbs=(), # extra fastai callbacks for this run
                   **kwargs, # `TrainConfig` fields
                  ) -> Learner:
-    "Stage 1: train the H-net on HR patches with the paper's loss, optimiser and cosine schedule"
-    cfg = TrainConfig(stage='teacher', data=str(data), **kwargs)
+    "Stage 1: train the H-net on HR patches with the paper's loss and optimiser, on a cosine schedule; the options not given are the recipe's"
+    cfg = _with_recipe(TrainConfig(stage='teacher', data=str(data), **kwargs), data)
     ck = _prepare_run(out, cfg, resume)
     set_seed(cfg.seed)
     dls = _dls(data, cfg, (cfg.input,))
@@ -273,8 +276,9 @@ def train_student(data, # data folder
     if 'splits' not in kwargs and 'folds' not in kwargs: kwargs['splits'] = tck.get('train_config', {}).get('splits') # the teacher's cases
     kwargs.setdefault('target_spacing', tck.get('train_config', {}).get('target_spacing')) # and the teacher's grid
     kwargs.setdefault('arch', tck['model_config']['arch']); kwargs.setdefault('preset', tck['model_config']['preset'])
-    cfg = TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
-                      kt=None if kt is None else asdict(kt), **kwargs)
+    kwargs.setdefault('recipe', tck.get('train_config', {}).get('recipe', 'default'))
+    cfg = _with_recipe(TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
+                                   kt=None if kt is None else asdict(kt), **kwargs), data)
     ck = _prepare_run(out, cfg, resume)
     set_seed(cfg.seed)
     teach = kt is not None and kt.has_terms
