@@ -12,7 +12,7 @@ from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
 from .checkpoint import TrainedNet, load_model
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
-from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape
+from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
 
 # %% auto #0
 __all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
@@ -268,6 +268,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if min(img.array.shape) < _MIN_SIDE: raise InputError(f, f"shape {img.array.shape} is too small: every side needs >= {_MIN_SIDE} voxels")
         if np.ptp(img.array) == 0: raise InputError(f, f"is constant (every voxel {img.array.flat[0]:g}): nothing to segment")
         _check_spacing(geo, rng, f, allow_mismatch)
+        if target: check_zoom(f, geo.spacing, target)
         voxels = img.array.size + (int(np.prod(spaced_shape(img.array.shape, geo.spacing, target))) if target else 0)
         check_memory(voxels * (28 + 4 * len(nets)), f, 'predicting it')
         outs = _out_paths(c.name, img, out_dir)

@@ -41,3 +41,10 @@ def test_training_cases_on_the_target_grid(data):
     from ktvit_nb.learner import _dls
     dls = _dls(data, TrainConfig(patch_size=(32, 32, 16), bs=2, n_per_case=2, target_spacing=[.5, .5, 1.]), ('hr',))
     assert [(c['hr'].shape, c['spacing']) for c in dls.valid_cases] == [((32, 32, 16), (.5, .5, 1.))]
+
+def test_spacing_missing_from_the_file_is_refused(data, tmp_path):
+    "A target 100x finer than a case's voxel size (a file without one reads as 1 mm) stops before any output, naming the case's file"
+    code, _, err = run('train-teacher', '--data', data, '--out', tmp_path/'run', '--epochs', 1, '--patch-size', 32, 32, 16,
+                       '--n-per-case', 2, '--spacing', .005, .005, .005)
+    assert code == 2 and 'image.nii.gz' in err and 'times the target' in err, err
+    assert not (tmp_path/'run'/'last.pt').exists()

@@ -13,9 +13,9 @@ from ..core import InputError, default_device, writable_dir, to_plain
 from .io import Image, read_image, save_image, check_label, check_pair, image_suffix, is_image_file, shared_data_dir
 
 # %% auto #0
-__all__ = ['CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity', 'spaced_shape',
-           'resample', 'load_case', 'to_spacing', 'augment_patch', 'pad_to_patch', 'PatchDataset', 'make_dataloaders',
-           'write_synth_dataset']
+__all__ = ['MAX_ZOOM', 'CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity',
+           'spaced_shape', 'resample', 'load_case', 'check_zoom', 'to_spacing', 'augment_patch', 'pad_to_patch',
+           'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
 
 # %% ../../nbs/01b_data.datasets.ipynb #3f0b2479
 @dataclass
@@ -269,11 +269,24 @@ def load_case(cf:CaseFiles, # the case's files
     return case if target_spacing is None else to_spacing(case, target_spacing)
 
 # %% ../../nbs/01b_data.datasets.ipynb #0c35752e
+MAX_ZOOM = 16 # the largest resampling factor per axis `check_zoom` accepts
+
+def check_zoom(path, # the image file (named in the error)
+               spacing, # its voxel size (mm)
+               target, # the voxel size asked for (mm)
+              ):
+    "`InputError` when resampling `spacing` to `target` changes an axis more than `MAX_ZOOM` times: a voxel size missing from the file"
+    f = max(max(s / t, t / s) for s, t in zip(spacing, target))
+    if f > MAX_ZOOM: raise InputError(path, f"voxel size {'x'.join(f'{v:g}' for v in spacing)} mm is {f:.0f} times the target "
+        f"{'x'.join(f'{v:g}' for v in target)} mm on one axis; is its voxel size missing from the file (1 mm is the default)? "
+        "Give it (a cases.csv spacing, or fix the header) or leave out --spacing")
+
 def to_spacing(case:dict, # from `load_case` (its 'image' gives the grid)
                target, # voxel size (mm), one per axis
               ) -> dict:
     "The case with 'hr', 'lr', 'label' and 'mask' resampled to voxel size `target`; 'image' keeps the input's grid"
     img = case['image']; target = _as_spacing(target, img.ndim)
+    check_zoom(img.path, img.spacing, target)
     shape = spaced_shape(img.array.shape, img.spacing, target)
     return dict(case, spacing=target, **{k: resample(case[k], shape, label=k in ('label', 'mask')) for k in ('hr', 'lr', 'label', 'mask')})
 
