@@ -1,18 +1,10 @@
 "Training on a target voxel size (`--spacing`, issue 11): recorded in the run, and `predict` writes on each input's grid."
-import io, contextlib, json
+import json
 import numpy as np, pytest
-from ktvit_nb.cli import main
 from ktvit_nb.checkpoint import TrainConfig, load_checkpoint
 from ktvit_nb.data.datasets import write_synth_dataset
 from ktvit_nb.data.io import read_image
-
-def run(*argv):
-    "(exit status, stdout, stderr) of `ktvit ARGV` in this process"
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: main([str(a) for a in argv]); code = 0
-        except SystemExit as e: code = e.code
-    return code, out.getvalue(), err.getvalue()
+from test_cli_badinput import run   # `ktvit ARGV` in this process: (exit status, stdout, stderr)
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
