@@ -421,7 +421,7 @@ def make_parser():
     pr.add_argument('--model', required=True, nargs='+', action='extend',
                     help='run folder or checkpoint; several: an ensemble (averaged probabilities)')
     pr.add_argument('--out', required=True, help='output folder: <case>_prob and <case>_mask per case')
-    pr.add_argument('--overlap', type=float, default=0.0, help='tile overlap in [0, 1): 0 as in the paper')
+    pr.add_argument('--overlap', type=float, default=None, help='tile overlap in [0, 1), Gaussian-blended (None: 0.5 for 2D images, measured on DRIVE; 0 for volumes, as in the paper)')
     pr.add_argument('--tta', action='store_true', help='test-time augmentation: average over every axis flip, each also turned 90 degrees in-plane when the tiles are square (8-16x the time)')
     pr.add_argument('--threshold', type=float, default=None, help="mask = probability >= threshold, in (0, 1) (default: the checkpoint's, chosen on its validation cases; 0.5 when it has none)")
     pr.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, cuda:N or mps')
