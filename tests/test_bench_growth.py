@@ -28,10 +28,11 @@ def test_markdown_shows_the_new_columns(tiny_bench):
     assert 'matmul peak float32' in md
 
 
-def test_kt_step_costs_more_than_a_plain_step():
+def test_kt_step_timing_fields():
+    "The transfer step's timing and its ratio to a plain step (their sizes are the benchmark's to print: no timed assertion)"
     r = bench_kt('ktvit', 'tiny', patch=(32, 32, 16), steps=3, device='cpu')
     assert r['kt_step_s'] > 0 and r['plain_step_s'] > 0
-    assert r['kt_ratio'] > 1
+    assert abs(r['kt_ratio'] - r['kt_step_s'] / r['plain_step_s']) < 1e-9
 
 
 def test_kt_refuses_a_variant_without_transfer_terms():
