@@ -65,12 +65,9 @@ def write_brain_masks(data, # data folder in the package layout: <case>/image.ni
     for cf in cases:
         if cf.mask is not None and not overwrite: print(f"{cf.name}: keeps its {cf.mask.name} (overwrite=True replaces it)")
         else: todo.append(cf)
-    for cf in todo:                                             # every input is checked before anything is written
-        if (nd := read_image(cf.image).ndim) != 3: raise InputError(cf.image, f"is {nd}D; brain extraction needs 3D volumes")
-    written = []
-    for cf in todo:
+    masks = []
+    for cf in todo:                                             # every mask is made before the first is written
         im = read_image(cf.image)
-        try: m = brain_mask(im.array, im.spacing, **kwargs)
+        try: masks.append(brain_mask(im.array, im.spacing, **kwargs))
         except InputError as e: raise InputError(cf.image if e.path == 'image' else e.path, e.problem) from None
-        written.append(save_image(m, cf.mask or data/cf.name/'mask.nii.gz', like=im))
-    return written
+    return [save_image(m, cf.mask or data/cf.name/'mask.nii.gz', like=read_image(cf.image)) for cf, m in zip(todo, masks)]
