@@ -178,15 +178,14 @@ def choose_threshold(net, # a network or `TrainedNet`
     "The threshold that maximises Dice over the whole `cases` pooled (inside their masks), that Dice, and the Dice at 0.5"
     from ktvit_nb.infer import predict_volume
     from ktvit_nb.models.baselines import best_dice_threshold
+    from ktvit_nb.metrics import dice
     ps, gs = [], []
     for c in cases:
         prob = predict_volume(net, c[input_kind], roi_size=patch_size, device='cpu')
         sel = c['mask'] > 0 if c.get('mask') is not None else np.ones(prob.shape, bool)
         ps.append(prob[sel]); gs.append(c['label'][sel] > 0)
     p, g = np.concatenate(ps), np.concatenate(gs)
-    t, d = best_dice_threshold(p, g)
-    tp, pos = np.count_nonzero(binarize(p, 0.5) & g), np.count_nonzero(binarize(p, 0.5))
-    return t, d, float(2*tp / max(pos + np.count_nonzero(g), 1))
+    return (*best_dice_threshold(p, g), dice(binarize(p, 0.5), g))
 
 def _store_threshold(out, dls, cfg):
     "Choose the decision threshold on the validation cases with the best weights; add it to best.pt and last.pt"
