@@ -284,7 +284,7 @@ def run_folds(data, # a real data set (any `find_cases` layout)
     "Train every arch on every fold of `data` and score each fold's test cases at the run's validation threshold"
     from ktvit_nb.learner import train_teacher
     from ktvit_nb.checkpoint import load_model
-    from ktvit_nb.infer import predict_volume
+    from ktvit_nb.infer import predict_volume, _on_grid
     from ktvit_nb.metrics import roc_auc, dice
     out, cases = Path(out), {c.name: c for c in find_cases(data)}
     splits = fold_splits(list(cases), folds, n_valid, seed=train.get('seed', 0))
@@ -297,8 +297,8 @@ def run_folds(data, # a real data set (any `find_cases` layout)
             train_teacher(data, run, resume=True, arch=arch, splits=sp, **train)
             secs, net, rows = time.perf_counter() - t0, load_model(run/'best.pt'), []
             for cn in sp['test']:
-                c = load_case(cases[cn], lr_factor=train.get('lr_factor'))
-                prob = predict_volume(net, c[net.input_kind], tta=tta, device='cpu')
+                c = load_case(cases[cn], lr_factor=train.get('lr_factor'))   # scored on its own grid, as `predict` writes it
+                prob = _on_grid(lambda v: predict_volume(net, v, tta=tta, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
                 rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, train_minutes=secs/60,
                                  **case_metrics(prob, c['label'], threshold=net.threshold, mask=c['mask'], topology=False),
                                  auc=roc_auc(prob, c['label'], c['mask']), dice_at_half=dice(prob >= 0.5, c['label'], c['mask'])))
