@@ -145,7 +145,7 @@ def _train_student(a):
     best = getattr(learn, 'run_best', None)
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
-_TRAIN_FIELDS = ('recipe', 'arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'seed',
+_TRAIN_FIELDS = ('recipe', 'arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'augment', 'seed',
                  'lr_factor', 'target_spacing', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
 _STUDENT_FIELDS = ('min_teacher_dice',)
 _CV_SET = ('arch', 'input', 'folds', 'fold') # what `ktvit cv` sets per run itself
@@ -363,7 +363,8 @@ def _cv(a):
     if out.is_dir() and any(out.iterdir()) and not (out/'cases.csv').exists() and not (out/'runs').exists():
         raise InputError(f"--out {out}", "holds files but no cross-validation (cases.csv, runs/); choose a new folder")
     kw = {k: v for k, v in _train_kwargs(a).items() if k not in _CV_SET}
-    print(run_folds(a.data, out, archs=tuple(a.archs), folds=a.folds, n_valid=a.n_valid, tta=a.tta, **kw))
+    if a.overlap is not None: check_number('--overlap', a.overlap, 0, 1, hi_open=True)
+    print(run_folds(a.data, out, archs=tuple(a.archs), folds=a.folds, n_valid=a.n_valid, tta=a.tta, overlap=a.overlap, **kw))
     print(f"wrote {out/'folds.md'}")
 
 # %% ../nbs/13_cli.ipynb #4c3f5c92
@@ -472,6 +473,7 @@ def make_parser():
     c.add_argument('--folds', type=int, default=5, help='K folds of the cases, each once the test set (the number of cases: leave one out)')
     c.add_argument('--n-valid', type=int, default=2, help='validation cases per fold (they choose the best epoch and the threshold)')
     c.add_argument('--tta', action='store_true', help='score with test-time augmentation')
+    c.add_argument('--overlap', type=float, default=None, help="tile overlap of the scoring in [0, 1) (default: predict's, 0.5 in 2D and 0 in 3D)")
     c.set_defaults(func=_cv)
     bm = sub.add_parser('brainmask', help='write a brain mask (skull stripping) for every case of a data folder')
     bm.add_argument('data', help='data folder in the package layout (<case>/image.nii.gz ...)')

@@ -278,13 +278,14 @@ def run_folds(data, # a real data set (any `find_cases` layout)
               folds:int=5, # K; the number of cases makes leave one out
               n_valid:int=2, # validation cases per fold (they choose the best epoch and the threshold)
               tta:bool=False, # score with test-time augmentation
+              overlap:float|None=None, # tile overlap of the scoring (None: `infer.default_overlap`, as `predict`)
               log=print,
               **train, # `TrainConfig` fields shared by every run (`seed` seeds the folds and the weights)
              ) -> str:
     "Train every arch on every fold of `data` and score each fold's test cases at the run's validation threshold"
     from ktvit_nb.learner import train_teacher
-    from ktvit_nb.checkpoint import load_model
-    from ktvit_nb.infer import predict_volume, _on_grid
+    from ktvit_nb.checkpoint import load_model, load_checkpoint
+    from ktvit_nb.infer import predict_volume, _on_grid, default_overlap
     from ktvit_nb.metrics import roc_auc, dice
     out, cases = Path(out), {c.name: c for c in find_cases(data)}
     splits = fold_splits(list(cases), folds, n_valid, seed=train.get('seed', 0))
@@ -296,10 +297,11 @@ def run_folds(data, # a real data set (any `find_cases` layout)
             run, t0 = out/'runs'/f'fold{k}'/arch, time.perf_counter()
             train_teacher(data, run, resume=True, arch=arch, splits=sp, **train)
             secs, net, rows = time.perf_counter() - t0, load_model(run/'best.pt'), []
+            ov, valid = default_overlap(net.spatial_dims) if overlap is None else overlap, load_checkpoint(run/'best.pt').get('threshold_dice')
             for cn in sp['test']:
                 c = load_case(cases[cn], lr_factor=train.get('lr_factor'))   # scored on its own grid, as `predict` writes it
-                prob = _on_grid(lambda v: predict_volume(net, v, tta=tta, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
-                rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, train_minutes=secs/60,
+                prob = _on_grid(lambda v: predict_volume(net, v, overlap=ov, tta=tta, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
+                rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, valid_dice=valid, train_minutes=secs/60,
                                  **case_metrics(prob, c['label'], threshold=net.threshold, mask=c['mask'], topology=False),
                                  auc=roc_auc(prob, c['label'], c['mask']), dice_at_half=dice(prob >= 0.5, c['label'], c['mask'])))
             df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
@@ -312,12 +314,13 @@ def summarize_folds(out) -> str:
     df = pd.read_csv(Path(out)/'cases.csv'); archs = list(dict.fromkeys(df.arch))
     ms = [m for m in FOLD_METRICS if m in df]
     lines = [f"# {df.fold.nunique()} folds, {df.case.nunique()} test cases: per-fold means over test cases, in points (x100)", ""]
+    vs = ['valid_dice'] if 'valid_dice' in df else []   # older cases.csv files have no validation Dice
     for a in archs:
-        per = df[df.arch == a].groupby('fold')[[*ms, 'threshold', 'train_minutes']].mean()
+        per = df[df.arch == a].groupby('fold')[[*ms, *vs, 'threshold', 'train_minutes']].mean()
         n = len(per); half = stats.t.ppf(0.975, n - 1) * per.std(ddof=1) / math.sqrt(n) if n > 1 else per.mean() * math.nan
-        t = pd.concat([100*per[ms], per[['threshold', 'train_minutes']]], axis=1).map('{:.2f}'.format)
-        t.loc['mean'] = [f"{100*v:.2f}" for v in per[ms].mean()] + [f"{v:.2f}" for v in per[['threshold', 'train_minutes']].mean()]
-        t.loc['95% t'] = [f"±{100*v:.2f}" for v in half[ms]] + ['', '']
+        t = pd.concat([100*per[ms + vs], per[['threshold', 'train_minutes']]], axis=1).map('{:.2f}'.format)
+        t.loc['mean'] = [f"{100*v:.2f}" for v in per[ms + vs].mean()] + [f"{v:.2f}" for v in per[['threshold', 'train_minutes']].mean()]
+        t.loc['95% t'] = [f"±{100*v:.2f}" for v in half[ms + vs]] + ['', '']
         lines += [f"## {a}", "", t.reset_index().to_markdown(index=False, disable_numparse=True), ""]
     if len(archs) > 1:
         d = df.rename(columns=dict(arch='model', fold='unit')).assign(split='test')

@@ -14,8 +14,8 @@ from .io import Image, read_image, save_image, check_label, check_pair, image_su
 
 # %% auto #0
 __all__ = ['MAX_ZOOM', 'CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity',
-           'spaced_shape', 'resample', 'load_case', 'check_zoom', 'to_spacing', 'augment_patch', 'pad_to_patch',
-           'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
+           'spaced_shape', 'resample', 'load_case', 'check_zoom', 'to_spacing', 'augment_patch', 'augment_intensity',
+           'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
 
 # %% ../../nbs/01b_data.datasets.ipynb #3f0b2479
 @dataclass
@@ -305,6 +305,20 @@ def augment_patch(x:np.ndarray, # (C, *spatial) stack of inputs and label
     k = int(rng.integers(4)) if x.shape[1] == x.shape[2] else 2 * int(rng.integers(2))
     return np.rot90(x, k, axes=(1, 2))
 
+def augment_intensity(x:np.ndarray, # (C, *spatial) stack of inputs and label
+                      rng:np.random.Generator, # random generator
+                      n_inputs:int=1, # the first `n_inputs` channels are images; the rest (the label) is left as it is
+                     ) -> np.ndarray:
+    "nnU-Net's intensity augmentations, each drawn on its own, one draw for all inputs: noise, brightness, contrast, gamma"
+    x = np.array(x, np.float32); im = x[:n_inputs]   # a copy; `im` is a view of its images
+    if rng.random() < 0.1: im += (rng.uniform(0, 0.1) ** 0.5 * im.std()) * rng.standard_normal(im.shape, np.float32)
+    if rng.random() < 0.15: im *= rng.uniform(0.75, 1.25)
+    if rng.random() < 0.15:
+        m, lo, hi = im.mean(), im.min(), im.max(); im[:] = np.clip((im - m) * rng.uniform(0.75, 1.25) + m, lo, hi)
+    if rng.random() < 0.3:
+        lo, r = im.min(), np.ptp(im) + 1e-7; im[:] = ((im - lo) / r) ** rng.uniform(0.7, 1.5) * r + lo
+    return x
+
 def pad_to_patch(case:dict, # from `load_case` (arrays of one shape under any keys)
                  patch_size:tuple, # crop size
                 ) -> dict:
@@ -325,11 +339,12 @@ class PatchDataset(Dataset):
                  *, inputs=('hr',), # which arrays feed the model: ('hr',), ('lr',) or ('lr', 'hr')
                  pos_fraction:float=0.5, # share of crops centred on a vessel voxel
                  augment:bool=True, # random flips/rotations (training); False: deterministic crops (validation)
+                 intensity:bool=False, # with `augment`: also `augment_intensity`
                  seed:int=0, # seed
                 ):
         if not cases: raise InputError('cases', "no cases to sample from")
         self.n_per_case, self.inputs = n_per_case, tuple(inputs)
-        self.pos_fraction, self.augment, self.seed = pos_fraction, augment, seed
+        self.pos_fraction, self.augment, self.intensity, self.seed = pos_fraction, augment, augment and intensity, seed
         self.ndim = cases[0]['label'].ndim
         self.patch_size = _as_patch(patch_size, self.ndim)
         if any(p < 1 for p in self.patch_size): raise InputError('patch_size', f"{self.patch_size}: every size must be positive")
@@ -369,6 +384,7 @@ class PatchDataset(Dataset):
         sl = tuple(slice(s, s + p) for s, p in zip(st, self.patch_size))
         x = np.stack([c[k][sl] for k in self.inputs] + [c['label'][sl]]).astype(np.float32)   # (C, *patch)
         if self.augment: x = augment_patch(x, rng)
+        if self.intensity: x = augment_intensity(x, rng, len(self.inputs))
         x = torch.from_numpy(np.ascontiguousarray(x))
         return tuple(x[j:j+1] for j in range(len(x)))   # (*inputs, label), each (1, *patch)
 
@@ -387,6 +403,7 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
                      fold:int=0, # the fold to train, 0..K-1
                      device=None, # device of the batches; None: CUDA when present, else CPU
                      pos_fraction:float=0.5, # share of crops centred on a vessel voxel
+                     intensity:bool=False, # also augment the training crops' intensities (`augment_intensity`)
                     ):
     "fastai DataLoaders of random training crops and deterministic validation crops"
     from fastai.data.core import DataLoaders
@@ -404,7 +421,7 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
     train = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing) for n in splits['train']]
     valid = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing) for n in valid_names]
-    tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, seed=seed)
+    tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, intensity=intensity, seed=seed)
     vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
     if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
     for n in splits.get('test', []):   # test cases are not loaded here, but a bad one should stop the run now, not later
