@@ -127,7 +127,9 @@ class Attention(nn.Module):
         self.out = nn.Linear(dim, dim)
     def forward(self, x):
         q, k, v = rearrange(self.qkv(x), 'b n (three m e) -> three b m n e', three=3, m=self.heads)  # (B, M, N, E) each
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.)
+        e = q.shape[-1]; pad = -e % 8   # zero-padded to a multiple of 8, where the fused kernels are fast (see below)
+        if pad: q, k, v = (F.pad(t, (0, pad)) for t in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0., scale=e ** -0.5)[..., :e]
         return self.out(rearrange(y, 'b m n e -> b n (m e)'))  # (B, N, dim)
 
 class TransformerLayer(nn.Module):
