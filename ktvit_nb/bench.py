@@ -14,9 +14,9 @@ from .models.blocks import TransformerStage
 from .infer import predict_volume
 
 # %% auto #0
-__all__ = ['KT_ARCHS', 'matmul_peak', 'transformer_modules', 'count_flops', 'NetTimer', 'bench_infer', 'bench_train', 'StepTimer',
-           'bench_kt', 'measure', 'bench_table', 'run_bench', 'bench_markdown', 'TimeBudget', 'quality_per_compute',
-           'quality_markdown']
+__all__ = ['KT_ARCHS', 'matmul_peak', 'transformer_modules', 'count_flops', 'NetTimer', 'bench_infer', 'bench_train', 'op_group',
+           'profile_train', 'run_profile', 'StepTimer', 'bench_kt', 'measure', 'bench_table', 'run_bench',
+           'bench_markdown', 'TimeBudget', 'quality_per_compute', 'quality_markdown']
 
 # %% ../nbs/11_bench.ipynb #7594ec7a
 def _sync(device):
@@ -158,6 +158,58 @@ def bench_train(arch:str, preset:str,
     r = dict(train_step_s=step, train_patches_per_s=batch / step)
     if dev.type == 'cuda': r['gpu_peak_gib'] = torch.cuda.max_memory_allocated() / 2**30
     return r
+
+# %% ../nbs/11_bench.ipynb #e42ab2cd
+_OP_GROUPS = (('attention', ('scaled_dot_product', 'attention')), ('convolution', ('convolution',)),
+              ('batch norm', ('batch_norm',)), ('layer norm', ('layer_norm',)), ('matmul', ('aten::mm', 'addmm', 'bmm', 'matmul')),
+              ('resample, pool', ('upsample', 'pool')), ('copy, layout', ('copy_', 'aten::cat', 'clone', 'contiguous', 'permute')),
+              ('element-wise', ('gelu', 'threshold', 'relu', 'clamp', 'add', 'mul', 'div', 'sqrt', 'lerp', 'sigmoid', 'binary_cross', 'fill_', 'zero_', 'sum')))
+
+def op_group(name:str) -> str:
+    "The `_OP_GROUPS` group of a profiler operator name ('other' when none matches)"
+    n = name.lower(); return next((g for g, keys in _OP_GROUPS if any(k in n for k in keys)), 'other')
+
+def profile_train(arch:str, preset:str,
+                  batch:int=2, patch=(64, 64, 32), # as `bench_train`
+                  steps:int=3, # profiled steps, after two warm-up steps
+                  device='cpu', channels_last:bool=True, seed:int=0,
+                 ) -> pd.DataFrame:
+    "Operator time of a training step by `op_group`: ms per step and % of the step's operator time, largest first"
+    from torch.profiler import profile, ProfilerActivity
+    set_seed(seed); dev = torch.device(device)
+    m = _model(arch, preset, dev, channels_last).train(); patch = _roi(m, patch)
+    opt = torch.optim.Adam(m.parameters(), 1e-4)
+    x = torch.randn(batch, 1, *patch, device=dev); y = (torch.rand_like(x) > 0.9).float()
+    def step():
+        loss = F.binary_cross_entropy_with_logits(m(x), y); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    for _ in range(2): step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps): step()
+    ms = pd.Series({e.key: e.self_cpu_time_total / 1e3 / steps for e in prof.key_averages()})
+    g = ms.groupby(ms.index.map(op_group)).sum().sort_values(ascending=False)
+    return pd.DataFrame({'group': g.index, 'ms_per_step': g.values, 'pct': 100 * g.values / g.sum()})
+
+# %% ../nbs/11_bench.ipynb #896b0e6d
+def run_profile(out=None, # Markdown file (default 'profile.md'); False: do not write
+                archs=('ktvit', 'unet'), presets=('small',), # every (arch, preset) is profiled
+                patch=(64, 64, 32), batch:int=2, steps:int=3, device='cpu',
+                verbose:bool=True, # print the table
+               ) -> pd.DataFrame:
+    "`profile_train` of every (arch, preset) side by side: ms per step and % of it per operator group"
+    cols = {}
+    for preset in presets:
+        for arch in archs:
+            pr = profile_train(arch, preset, batch, patch, steps, device).set_index('group')
+            cols[f'{arch}/{preset} ms'], cols[f'{arch}/{preset} %'] = pr.ms_per_step, pr.pct
+    df = pd.DataFrame(cols).fillna(0.).sort_values(next(iter(cols)), ascending=False)
+    head = (f"Operator time of one training step ({batch} crops of {'x'.join(map(str, patch))}, Adam, BCE) on {device} "
+            f"({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}), "
+            f"{datetime.datetime.now():%Y-%m-%d %H:%M}: own time of the operators by group, mean of {steps} profiled steps.")
+    md = head + '\n\n' + df.reset_index().rename(columns={'index': 'group'}).to_markdown(index=False, floatfmt='.1f')
+    if verbose: print(md)
+    if out is not False:
+        with atomic_path(out or 'profile.md') as tmp: Path(tmp).write_text(md + '\n')
+    return df
 
 # %% ../nbs/11_bench.ipynb #669fe74f
 class StepTimer(Callback):

@@ -315,12 +315,14 @@ def _view(a):
 # %% ../nbs/13_cli.ipynb #ac25f161
 def _bench(a):
     from ktvit_nb.core import resolve_device
-    from ktvit_nb.bench import run_bench, quality_per_compute
-    out = a.out or ('quality.md' if a.quality else 'bench.md')
+    from ktvit_nb.bench import run_bench, quality_per_compute, run_profile
+    if a.quality and a.profile: raise InputError('--profile', "contradicts --quality; give one of them")
+    out = a.out or ('quality.md' if a.quality else 'profile.md' if a.profile else 'bench.md')
     check_output(out, '--out', overwrite=a.overwrite)
     for b in a.budgets: check_number('--budgets', b, 0, lo_open=True)
     dev = resolve_device(a.device)
     if a.quality: quality_per_compute(tuple(a.budgets), out=out, quick=a.quick, device=dev)
+    elif a.profile: run_profile(out, presets=('tiny',) if a.quick else ('tiny', 'small'), device=dev)
     else: run_bench(out, quick=a.quick, device=dev, amp=dict(auto=None, on=True, off=False)[a.amp])
     print(f"wrote {out}")
 
@@ -461,6 +463,8 @@ def make_parser():
                    help='also measure every network under bfloat16 autocast (auto: on CUDA only)')
     b.add_argument('--quality', action='store_true', help='instead: the validation Dice of every network after training '
                    'for each budget (quality per compute; about 70 minutes with the default budgets)')
+    b.add_argument('--profile', action='store_true', help='instead: where a training step of the KT-ViT and the U-Net '
+                   '(tiny and small; --quick: tiny) spends its time, by operator group')
     b.add_argument('--budgets', type=float, nargs='+', default=[2, 5, 10],
                    help='with --quality: training budgets in minutes of wall-clock time, each > 0')
     b.add_argument('--overwrite', action='store_true', help='replace an existing --out file')

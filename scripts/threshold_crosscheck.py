@@ -1,0 +1,31 @@
+"""Does a threshold tuned on one validation image beat 0.5 on the other? Validation images only (never test cases):
+for every fold's run, each of its 2 validation images chooses the Dice-optimal threshold, scored on the other.
+Rebuilds the folds as `ktvit cv` made them (5 folds, 2 validation cases, seed 0).
+
+    python scripts/threshold_crosscheck.py DATA CV_FOLDER OUT.csv
+"""
+import sys, numpy as np, pandas as pd
+from pathlib import Path
+from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
+from ktvit_nb.checkpoint import load_model
+from ktvit_nb.infer import predict_volume
+from ktvit_nb.models.baselines import best_dice_threshold
+from ktvit_nb.metrics import dice
+data, cvdir, dest = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+cases = {c.name: c for c in find_cases(data)}
+rows = []
+for k, sp in enumerate(fold_splits(list(cases), 5, 2, seed=0)):
+    for arch in ('ktvit', 'unet'):
+        net = load_model(cvdir/'runs'/f'fold{k}'/arch/'best.pt')
+        pg = {}
+        for cn in sp['valid']:
+            c = load_case(cases[cn]); p = predict_volume(net, c['hr'], device='cpu'); m = c['mask'] > 0
+            pg[cn] = (p[m], c['label'][m] > 0)
+        for a, b in (sp['valid'], sp['valid'][::-1]):
+            t, _ = best_dice_threshold(*pg[a])
+            rows.append(dict(fold=k, arch=arch, chooser=a, scored=b, threshold=t,
+                             dice_tuned=dice(pg[b][0] >= t, pg[b][1]), dice_half=dice(pg[b][0] >= 0.5, pg[b][1])))
+d = pd.DataFrame(rows); d.to_csv(dest, index=False)
+d['gain'] = 100 * (d.dice_tuned - d.dice_half)
+print(d.round(4).to_string(index=False))
+print(d.groupby('arch').gain.agg(['mean', 'std', 'count', lambda g: (g > 0).sum()]).round(2))
