@@ -123,11 +123,12 @@ class Attention(nn.Module):
         super().__init__()
         if dim % heads: raise ValueError(f"hidden size {dim} must be divisible by the number of heads {heads}")
         self.heads, self.dropout = heads, dropout
+        self.pad_multiple = 8 # q, k, v are zero-padded to a head size that is a multiple of this (1: never)
         self.qkv = nn.Linear(dim, 3*dim)
         self.out = nn.Linear(dim, dim)
     def forward(self, x):
         q, k, v = rearrange(self.qkv(x), 'b n (three m e) -> three b m n e', three=3, m=self.heads)  # (B, M, N, E) each
-        e = q.shape[-1]; pad = -e % 8   # zero-padded to a multiple of 8, where the fused kernels are fast (see below)
+        e = q.shape[-1]; pad = -e % self.pad_multiple   # where the fused kernels are fast (see below)
         if pad: q, k, v = (F.pad(t, (0, pad)) for t in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0., scale=e ** -0.5)[..., :e]
         return self.out(rearrange(y, 'b m n e -> b n (m e)'))  # (B, N, dim)
