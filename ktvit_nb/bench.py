@@ -11,7 +11,7 @@ from fastai.callback.core import Callback, CancelFitException, CancelValidExcept
 from .core import atomic_path, default_device, set_seed
 from .models import create_model, count_params
 from .models.blocks import TransformerStage
-from .infer import predict_volume, default_sw_batch
+from .infer import predict_volume
 
 # %% auto #0
 __all__ = ['KT_ARCHS', 'matmul_peak', 'transformer_modules', 'count_flops', 'NetTimer', 'bench_infer', 'bench_train', 'op_group',
@@ -116,7 +116,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
                 volume=(448, 448, 128), # volume shape (X, Y, Z)
                 overlap:float=0., # tile overlap of `predict_volume`
                 roi=(64, 64, 32), # tile size (UNETR always uses its fixed img_size)
-                sw_batch_size:int|None=None, # tiles per forward call (None: `predict`'s, `infer.default_sw_batch`)
+                sw_batch_size:int=4, # tiles per forward call
                 device=None, # default: CUDA if present
                 amp:bool=False, # mixed precision (meant for CUDA)
                 channels_last:bool=True, # 3D weights in `torch.channels_last_3d`, as KT-ViT builds itself
@@ -125,7 +125,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
     "Time one whole-volume `predict_volume` call; network and transformer time from `NetTimer`"
     set_seed(seed); dev = torch.device(device) if device else default_device()
     m = _model(arch, preset, dev, channels_last).eval()
-    roi, sw_batch_size = _roi(m, roi), sw_batch_size or default_sw_batch(dev)
+    roi = _roi(m, roi)
     img = np.random.default_rng(seed).random(tuple(volume), dtype=np.float32)
     with torch.inference_mode(), _autocast(dev, amp): m(torch.zeros(sw_batch_size, 1, *roi, device=dev))  # warm-up
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
@@ -377,7 +377,7 @@ def run_bench(out=None, # Markdown file for the table (default 'bench.md'); Fals
               overlap_volume=(224, 224, 128), # volume of the 50%-overlap run; None: skip it
               patch=(64, 64, 32), # tile and training crop (UNETR: always its img_size)
               quick:bool=False, # small volumes, tiny and small presets only: for tests and docs
-              sw_batch_size:int|None=None, # tiles per forward call (None: `predict`'s, `infer.default_sw_batch`)
+              sw_batch_size:int=4, # tiles per forward call
               train_batch:int=2, train_steps:int=3, # training measurement
               device=None, # default: CUDA if present
               amp:bool|None=None, # also run under mixed precision; default: on CUDA only

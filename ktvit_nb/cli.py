@@ -428,7 +428,7 @@ def make_parser():
     pr.add_argument('--tta', action='store_true', help='test-time augmentation: average over every axis flip, each also turned 90 degrees in-plane when the tiles are square (8-16x the time)')
     pr.add_argument('--threshold', type=float, default=None, help="mask = probability >= threshold, in (0, 1) (default: the checkpoint's, chosen on its validation cases; 0.5 when it has none)")
     pr.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, cuda:N or mps')
-    pr.add_argument('--sw-batch-size', type=int, default=None, help='tiles per forward pass, >= 1 (default: 1 on the CPU, the fastest per tile there; 4 on CUDA)')
+    pr.add_argument('--sw-batch-size', type=int, default=4, help='tiles per forward pass, >= 1 (1 is faster for the small KT-ViT on a CPU)')
     pr.add_argument('--overwrite', action='store_true', help='replace existing outputs')
     pr.add_argument('--allow-mismatch', action='store_true',
                     help="predict inputs whose kind (HR/LR) or voxel size differs from the network's training data")

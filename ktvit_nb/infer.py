@@ -15,8 +15,8 @@ from .data.io import read_image, save_image, check_label, check_pair, image_suff
 from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
 
 # %% auto #0
-__all__ = ['model_patch_size', 'tta_transforms', 'default_sw_batch', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models',
-           'train_spacing', 'default_overlap', 'predict_files']
+__all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
+           'default_overlap', 'predict_files']
 
 # %% ../nbs/06_infer.ipynb #e91caaad
 def _trained(model) -> TrainedNet:
@@ -42,16 +42,12 @@ def _turn(x:torch.Tensor, k:int, axes:tuple, undo:bool=False) -> torch.Tensor:
     if undo: x = x.flip(axes) if axes else x
     return x
 
-def default_sw_batch(device) -> int:
-    "Tiles per forward pass when not given: 1 on the CPU (the small 3D KT-ViT: 60 ms a tile alone, 70 in fours; a whole 448x448x128 volume 12.5 s against 14.8), 4 on CUDA"
-    return 1 if torch.device(device).type == 'cpu' else 4
-
 @torch.inference_mode()
 def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*spatial), or `load_model`'s record of one
                    image:np.ndarray, # normalised image, (X,Y,Z) or (H,W)
                    roi_size:tuple|None=None, # tile size (default: `model_patch_size`)
                    overlap:float=0., # tile overlap fraction: 0 as in the paper, e.g. 0.5 with Gaussian blending
-                   sw_batch_size:int|None=None, # tiles per forward pass (None: `default_sw_batch` of the device)
+                   sw_batch_size:int=4, # tiles per forward pass
                    device=None, # where the network runs (default: CUDA if present)
                    progress:bool=False, # tqdm progress bar over tile batches
                    tta:bool=False, # average the probabilities over `tta_transforms` (8 or 16 passes in 3D, 8 in 2D)
@@ -60,7 +56,6 @@ def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*
     tn = _trained(model); nd = tn.spatial_dims
     if image.ndim != nd: raise ValueError(f"the model is {nd}D but the image has {image.ndim} dimensions {image.shape}")
     device = torch.device(device) if device else default_device()
-    sw_batch_size = sw_batch_size or default_sw_batch(device)
     roi = tuple(roi_size or model_patch_size(tn))
     model = tn.model.to(device).eval()
     x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
@@ -246,7 +241,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
                   out_dir, # output folder
                   overlap:float|None=None, # tile overlap, Gaussian-blended (None: `default_overlap` of the network's dimensions)
                   threshold:float|None=None, # mask = prob >= threshold (None: the checkpoint's validation-chosen one, else 0.5)
-                  sw_batch_size:int|None=None, # tiles per forward pass (None: `default_sw_batch` of the device)
+                  sw_batch_size:int=4, # tiles per forward pass
                   tta:bool=False, # test-time augmentation: probabilities averaged over flips and quarter turns (`predict_volume`)
                   device=None, # 'auto' (CUDA if present), 'cpu', 'cuda:1', ...
                   progress:bool=True, # progress bar over the tiles of each case
@@ -257,7 +252,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
     "Check every input, then predict each case and write `<case>_prob` and `<case>_mask` in `out_dir` with its geometry"
     if overlap is not None: check_number('--overlap', overlap, 0, 1, hi_open=True)
     if threshold is not None: check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
-    if sw_batch_size is not None: check_number('--sw-batch-size', sw_batch_size, 1)
+    check_number('--sw-batch-size', sw_batch_size, 1)
     dev = resolve_device(device)
     nets = load_models(model)
     nd, kind = nets[0].spatial_dims, nets[0].input_kind
