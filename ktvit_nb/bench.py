@@ -61,7 +61,7 @@ def count_flops(model:nn.Module, # any network
                ) -> dict:
     "FLOPs of one forward pass of `x`: 'total' and 'transformer' (the `transformer_modules`); attention counted unpadded"
     from torch.utils.flop_counter import FlopCounterMode
-    from .models.blocks import Attention
+    from ktvit_nb.models.blocks import Attention
     fc = FlopCounterMode(display=False, custom_mapping=_sdpa_cpu_mapping())
     attn = [m for m in model.modules() if isinstance(m, Attention)]; pads = [m.pad_multiple for m in attn]
     try:
