@@ -433,13 +433,13 @@ def bench_markdown(df) -> str:
 class TimeBudget(Callback):
     "Training progress in wall-clock time: `pct_train` is the share of `seconds` spent; validation skipped; the fit ends when spent"
     order = 55 # after the Recorder (50) resets the validation metrics, before the ParamScheduler (60) reads `pct_train`
-    def __init__(self, seconds:float): self.seconds = seconds
-    def before_fit(self): self.t0, self.steps, self.elapsed = time.perf_counter(), 0, 0.
+    def __init__(self, seconds:float, clock=time.perf_counter): self.seconds, self.clock = seconds, clock
+    def before_fit(self): self.t0, self.steps, self.elapsed = self.clock(), 0, 0.
     def before_batch(self):
         if not self.training: return
-        self.elapsed = time.perf_counter() - self.t0
-        if self.elapsed >= self.seconds: raise CancelFitException
-        self.learn.pct_train = self.elapsed / self.seconds
+        self.elapsed = self.clock() - self.t0
+        if self.elapsed >= self.seconds and self.steps: raise CancelFitException # one step at least, however slow the first batch
+        self.learn.pct_train = min(self.elapsed / self.seconds, 1.)
     def after_batch(self): self.steps += self.training
     def before_validate(self): raise CancelValidException
 
