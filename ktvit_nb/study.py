@@ -277,7 +277,7 @@ def run_folds(data, # a real data set (any `find_cases` layout)
               archs=('ktvit',), # architectures trained on every fold (`models.ARCHS`); the first is the reference
               folds:int=5, # K; the number of cases makes leave one out
               n_valid:int=2, # validation cases per fold (they choose the best epoch and the threshold)
-              tta:bool=False, # score with test-time augmentation
+              tta:bool|None=None, # score with test-time augmentation (None: `infer.default_tta`, as `predict`)
               overlap:float|None=None, # tile overlap of the scoring (None: `infer.default_overlap`, as `predict`)
               log=print,
               **train, # `TrainConfig` fields shared by every run (`seed` seeds the folds and the weights)
@@ -285,7 +285,7 @@ def run_folds(data, # a real data set (any `find_cases` layout)
     "Train every arch on every fold of `data` and score each fold's test cases at the run's validation threshold"
     from ktvit_nb.learner import train_teacher
     from ktvit_nb.checkpoint import load_model, load_checkpoint
-    from ktvit_nb.infer import predict_volume, _on_grid, default_overlap
+    from ktvit_nb.infer import predict_volume, _on_grid, default_overlap, default_tta
     from ktvit_nb.metrics import roc_auc, dice
     out, cases = Path(out), {c.name: c for c in find_cases(data)}
     splits = fold_splits(list(cases), folds, n_valid, seed=train.get('seed', 0))
@@ -298,9 +298,10 @@ def run_folds(data, # a real data set (any `find_cases` layout)
             train_teacher(data, run, resume=True, arch=arch, splits=sp, **train)
             secs, net, rows = time.perf_counter() - t0, load_model(run/'best.pt'), []
             ov, valid = default_overlap(net.spatial_dims) if overlap is None else overlap, load_checkpoint(run/'best.pt').get('threshold_dice')
+            aug = default_tta(net.spatial_dims) if tta is None else tta
             for cn in sp['test']:
                 c = load_case(cases[cn], lr_factor=train.get('lr_factor'))   # scored on its own grid, as `predict` writes it
-                prob = _on_grid(lambda v: predict_volume(net, v, overlap=ov, tta=tta, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
+                prob = _on_grid(lambda v: predict_volume(net, v, overlap=ov, tta=aug, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
                 rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, valid_dice=valid, train_minutes=secs/60,
                                  **case_metrics(prob, c['label'], threshold=net.threshold, mask=c['mask'], topology=False),
                                  auc=roc_auc(prob, c['label'], c['mask']), dice_at_half=dice(prob >= 0.5, c['label'], c['mask'])))
