@@ -237,7 +237,7 @@ def default_overlap(spatial_dims:int) -> float:
     return 0.5 if spatial_dims == 2 else 0.
 
 def default_tta(spatial_dims:int) -> bool:
-    "`predict`'s test-time augmentation: on for 2D images (on DRIVE's validation images, with the 0.5 overlap, +0.4 Dice for the H-net and +0.6 for the U-Net, every fold; 8x the passes), off for volumes (not measured there; 16x)"
+    "`predict`'s test-time augmentation: on for 2D images (on DRIVE's validation images, with the 0.5 overlap, +0.4 Dice for the H-net and +0.6 for the U-Net, every fold; 8x the passes), off for volumes (on the two-photon stacks' validation stacks +0.7 [-0.6, +1.9] for the H-net, unresolved, at 16x the time)"
     return spatial_dims == 2
 
 def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder, or a list of them (an ensemble)
