@@ -140,6 +140,12 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
     return r
 
 # %% ../nbs/11_bench.ipynb #68817209
+def _train_setup(arch, preset, batch, patch, dev, channels_last, seed):
+    "A network in training mode, its Adam optimiser, and one batch of random crops with sparse random labels"
+    set_seed(seed); m = _model(arch, preset, dev, channels_last).train()
+    x = torch.randn(batch, 1, *_roi(m, patch), device=dev)
+    return m, torch.optim.Adam(m.parameters(), 1e-4), x, (torch.rand_like(x) > 0.9).float()
+
 def bench_train(arch:str, preset:str,
                 batch:int=2, # patches per step
                 patch=(64, 64, 32), # patch size (UNETR always uses its fixed img_size)
@@ -147,12 +153,9 @@ def bench_train(arch:str, preset:str,
                 device=None, amp:bool=False, channels_last:bool=True, seed:int=0,
                ) -> dict:
     "Patches per second of forward + backward + Adam step (median of `steps` steps)"
-    set_seed(seed); dev = torch.device(device) if device else default_device()
-    m = _model(arch, preset, dev, channels_last).train()
-    patch = _roi(m, patch)
-    opt = torch.optim.Adam(m.parameters(), 1e-4)
+    dev = torch.device(device) if device else default_device()
+    m, opt, x, y = _train_setup(arch, preset, batch, patch, dev, channels_last, seed)
     scaler = torch.amp.GradScaler(dev.type, enabled=amp and dev.type == 'cuda' and not torch.cuda.is_bf16_supported())
-    x = torch.randn(batch, 1, *patch, device=dev); y = (torch.rand_like(x) > 0.9).float()
     times = []
     for i in range(steps + 1):
         _sync(dev); t0 = time.perf_counter()
@@ -182,10 +185,7 @@ def profile_train(arch:str, preset:str,
                  ) -> pd.DataFrame:
     "Operator time of a training step by `op_group`: ms per step and % of the step's operator time, largest first"
     from torch.profiler import profile, ProfilerActivity
-    set_seed(seed); dev = torch.device(device)
-    m = _model(arch, preset, dev, channels_last).train(); patch = _roi(m, patch)
-    opt = torch.optim.Adam(m.parameters(), 1e-4)
-    x = torch.randn(batch, 1, *patch, device=dev); y = (torch.rand_like(x) > 0.9).float()
+    m, opt, x, y = _train_setup(arch, preset, batch, patch, torch.device(device), channels_last, seed)
     def step():
         loss = F.binary_cross_entropy_with_logits(m(x), y); opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
     for _ in range(2): step()
