@@ -2,16 +2,19 @@
 for every fold's run, each of its 2 validation images chooses the Dice-optimal threshold, scored on the other.
 Rebuilds the folds as `ktvit cv` made them (5 folds, 2 validation cases, seed 0).
 
-    python scripts/threshold_crosscheck.py DATA CV_FOLDER OUT.csv
+    python scripts/threshold_crosscheck.py DATA CV_FOLDER OUT.csv   (OUT.csv: a new file)
 """
 import sys, numpy as np, pandas as pd
 from pathlib import Path
+from ktvit_nb.core import InputError, atomic_path, check_output
 from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
 from ktvit_nb.checkpoint import load_model
 from ktvit_nb.infer import predict_volume
 from ktvit_nb.models.baselines import best_dice_threshold
 from ktvit_nb.metrics import dice
 data, cvdir, dest = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+try: dest = check_output(dest, 'OUT.csv', inputs=[data, cvdir])   # before any work: never over a file that exists
+except InputError as e: print(f"error: {e}", file=sys.stderr); sys.exit(2)
 cases = {c.name: c for c in find_cases(data)}
 rows = []
 for k, sp in enumerate(fold_splits(list(cases), 5, 2, seed=0)):
@@ -25,7 +28,8 @@ for k, sp in enumerate(fold_splits(list(cases), 5, 2, seed=0)):
             t, _ = best_dice_threshold(*pg[a])
             rows.append(dict(fold=k, arch=arch, chooser=a, scored=b, threshold=t,
                              dice_tuned=dice(pg[b][0] >= t, pg[b][1]), dice_half=dice(pg[b][0] >= 0.5, pg[b][1])))
-d = pd.DataFrame(rows); d.to_csv(dest, index=False)
+d = pd.DataFrame(rows)
+with atomic_path(dest) as t: d.to_csv(t, index=False)
 d['gain'] = 100 * (d.dice_tuned - d.dice_half)
 print(d.round(4).to_string(index=False))
 print(d.groupby('arch').gain.agg(['mean', 'std', 'count', lambda g: (g > 0).sum()]).round(2))
