@@ -11,6 +11,7 @@ import torch, torch.nn as nn
 from .core import InputError, atomic_path, to_plain
 from .losses import _TASK_LOSSES
 from .models import ARCHS, PRESETS, create_model, model_config
+from .data.datasets import CONTRASTS
 
 # %% auto #0
 __all__ = ['RECIPES', 'RECIPE_FIELDS', 'AUGMENTS', 'TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet',
@@ -66,6 +67,10 @@ class TrainedNet:
     def target_spacing(self) -> tuple|None:
         "The voxel size (mm) every case was resampled to in training, so every input is in `predict` (None: none was)"
         ts = self.train_config.get('target_spacing'); return tuple(float(v) for v in ts) if ts else None
+    @property
+    def contrast(self) -> str:
+        "The local contrast step its inputs had in training (`normalize_intensity`), so `predict` gives it too ('none' if unrecorded)"
+        return self.train_config.get('contrast') or 'none'
 
 def load_model(path, # checkpoint file or run folder
                device=None, # where to put the network (default CPU)
@@ -106,6 +111,7 @@ class TrainConfig:
     warmup:float|None=None # share of the run with a linear warm-up before the cosine (None: the recipe's; default 0.1, paper 0)
     loss:str|None=None # task loss (None: the recipe's; 'bce' in both)
     augment:str|None=None # training crops: 'spatial' (flips, 90-degree turns) or 'spatial+intensity' (and nnU-Net's noise, brightness, contrast, gamma) (None: the recipe's; 'spatial' in both)
+    contrast:str|None=None # after the percentile scaling of every image (here and in `predict`): 'none', or 'clahe' (local histogram equalisation) (None: the recipe's; 'none' in both)
     seed:int=0 # seed of the weights, the split, the crops and the augmentation
     lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
     target_spacing:list|None=None # voxel size in mm per axis (X Y [Z]; 1 um = 0.001) that every case is resampled to for training and every input by `predict`, whose outputs return to the input's grid (None: no resampling)
@@ -134,7 +140,7 @@ class TrainConfig:
         return d
 
 RECIPES = ('default', 'paper') # the training recipes (`recipe_values`)
-RECIPE_FIELDS = ('epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'warmup', 'loss', 'augment') # what a recipe sets when left None
+RECIPE_FIELDS = ('epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'warmup', 'loss', 'augment', 'contrast') # what a recipe sets when left None
 AUGMENTS = ('spatial', 'spatial+intensity') # the training crops' augmentations (`data.datasets.PatchDataset`)
 
 def recipe_values(recipe:str, # 'default' or 'paper'
@@ -146,13 +152,13 @@ def recipe_values(recipe:str, # 'default' or 'paper'
     if recipe not in RECIPES: raise InputError('--recipe', f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
     nd = len(case_shape)
     patch = tuple(patch_size) if patch_size else (64, 64, 32) if nd == 3 else (64, 64)
-    if recipe == 'paper': return dict(epochs=20, bs=2, patch_size=patch, n_per_case=80, lr=1e-4, warmup=0., loss='bce', augment='spatial')
+    if recipe == 'paper': return dict(epochs=20, bs=2, patch_size=patch, n_per_case=80, lr=1e-4, warmup=0., loss='bce', augment='spatial', contrast='none')
     crop = math.prod(min(p, s) for p, s in zip(patch, case_shape))
     return dict(epochs=48 if nd == 2 else 24, bs=8 if nd == 2 else 2, patch_size=patch, n_per_case=max(8, math.ceil(1.5 * math.prod(case_shape) / crop)),
-                lr=1e-2 if arch == 'unet' else 1e-3, warmup=0.1, loss='bce', augment='spatial')
+                lr=1e-2 if arch == 'unet' else 1e-3, warmup=0.1, loss='bce', augment='spatial', contrast='none')
 
 TRAIN_CHOICES = dict(recipe=RECIPES, stage=('teacher', 'student'), input=('hr', 'lr'), arch=ARCHS, preset=PRESETS,
-                     loss=tuple(_TASK_LOSSES), augment=AUGMENTS, mixed_precision=('auto', 'bf16', 'fp16', 'off'))
+                     loss=tuple(_TASK_LOSSES), augment=AUGMENTS, contrast=CONTRASTS, mixed_precision=('auto', 'bf16', 'fp16', 'off'))
 
 # %% ../nbs/04b_checkpoint.ipynb #52d06077
 def save_run_record(run_dir, # the run folder

@@ -145,7 +145,7 @@ def _train_student(a):
     best = getattr(learn, 'run_best', None)
     print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
-_TRAIN_FIELDS = ('recipe', 'arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'augment', 'seed',
+_TRAIN_FIELDS = ('recipe', 'arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'augment', 'contrast', 'seed',
                  'lr_factor', 'target_spacing', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
 _STUDENT_FIELDS = ('min_teacher_dice',)
 _CV_SET = ('arch', 'input', 'folds', 'fold') # what `ktvit cv` sets per run itself

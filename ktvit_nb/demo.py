@@ -93,7 +93,7 @@ def evaluate_runs(data, runs:dict, out, log=print) -> pd.DataFrame:
         m, inp = load_model(run), RUNS[name].input
         test = m.train_config['splits']['test'] # the split this run was trained with
         for cn in test:
-            c = load_case(cases[cn])
+            c = load_case(cases[cn], contrast=m.contrast)
             prob = predict_volume(m, c[inp], device='cpu')
             d = Path(out)/'predictions'/RUNS[name].folder
             save_image(prob, d/f'{cn}_prob.nii.gz', like=c['image'])

@@ -151,7 +151,7 @@ def load_models(models, # checkpoint file or run folder, a network, a `TrainedNe
     out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
            for m in (models if isinstance(models, (list, tuple)) else [models])]
     if not out: raise InputError('--model', "no network given")
-    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind'), ('target_spacing', 'training voxel sizes')):
+    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind'), ('target_spacing', 'training voxel sizes'), ('contrast', 'contrast steps')):
         vals = {getattr(m, k) for m in out}
         if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals, key=str)}); give networks of one kind")
     for m in out: m.model.eval()
@@ -295,7 +295,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
     done = []
     for i, (c, f, simulate, (p_prob, p_mask)) in enumerate(plan):
         img, geo, mask = _read_case(c, f)
-        x = normalize_intensity(img.array, mask)
+        x = normalize_intensity(img.array, mask, contrast=nets[0].contrast)
         if simulate:
             from ktvit_nb.data.synth import degrade
             x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)

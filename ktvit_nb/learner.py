@@ -214,7 +214,7 @@ def _dls(data, cfg, inputs):
     from ktvit_nb.data.datasets import make_dataloaders
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
                            seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
-                           target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity')
+                           target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast)
     cfg.splits = dls.splits
     sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)
     cfg.spacing = [sp.min(0).tolist(), sp.max(0).tolist()]
@@ -274,6 +274,7 @@ def train_student(data, # data folder
     tck = load_checkpoint(teacher); t = load_model(teacher).model
     if 'splits' not in kwargs and 'folds' not in kwargs: kwargs['splits'] = tck.get('train_config', {}).get('splits') # the teacher's cases
     kwargs.setdefault('target_spacing', tck.get('train_config', {}).get('target_spacing')) # and the teacher's grid
+    kwargs.setdefault('contrast', tck.get('train_config', {}).get('contrast')) # and its inputs' contrast step (None: the recipe's)
     kwargs.setdefault('arch', tck['model_config']['arch']); kwargs.setdefault('preset', tck['model_config']['preset'])
     kwargs.setdefault('recipe', tck.get('train_config', {}).get('recipe', 'default'))
     cfg = _with_recipe(TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,

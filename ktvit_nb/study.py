@@ -112,7 +112,7 @@ def _score(cfg:StudyConfig, u:dict, runs:dict, done:set, log) -> list[dict]:
     rows = []
     for split in ('valid', 'test'):
         for cn in u['splits'][split]:
-            c = load_case(cases[cn], lr_factor=cfg.lr_factor)
+            c = load_case(cases[cn], lr_factor=cfg.lr_factor, contrast=next(iter(models.values()))[0].contrast)   # the runs' inputs
             rad = cases[cn].extras.get('radius'); rad = read_image(rad).array if rad else None
             for m, (net, inp) in models.items():
                 prob = predict_volume(net, c[inp], device='cpu')
@@ -300,7 +300,7 @@ def run_folds(data, # a real data set (any `find_cases` layout)
             ov, valid = default_overlap(net.spatial_dims) if overlap is None else overlap, load_checkpoint(run/'best.pt').get('threshold_dice')
             aug = default_tta(net.spatial_dims) if tta is None else tta
             for cn in sp['test']:
-                c = load_case(cases[cn], lr_factor=train.get('lr_factor'))   # scored on its own grid, as `predict` writes it
+                c = load_case(cases[cn], lr_factor=train.get('lr_factor'), contrast=net.contrast)   # on its own grid, as `predict` writes it
                 prob = _on_grid(lambda v: predict_volume(net, v, overlap=ov, tta=aug, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
                 rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, valid_dice=valid, train_minutes=secs/60,
                                  **case_metrics(prob, c['label'], threshold=net.threshold, mask=c['mask'], topology=False),

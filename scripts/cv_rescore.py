@@ -27,7 +27,7 @@ for k, sp in enumerate(splits):
         net = load_model(out/'runs'/f'fold{k}'/arch/'best.pt')
         for split in ('valid', 'test'):
             for cn in sp[split]:
-                c = load_case(cases[cn])
+                c = load_case(cases[cn], contrast=net.contrast)
                 for mode in modes:
                     kw = MODES[mode]; t0 = time.perf_counter(); p = predict_volume(net, c['hr'], device='cpu', **kw); s = time.perf_counter() - t0
                     rows.append(dict(fold=k, arch=arch, split=split, case=cn, mode=mode, seconds=s,

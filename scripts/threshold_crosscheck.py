@@ -22,7 +22,7 @@ for k, sp in enumerate(fold_splits(list(cases), 5, 2, seed=0)):
         net = load_model(cvdir/'runs'/f'fold{k}'/arch/'best.pt')
         pg = {}
         for cn in sp['valid']:
-            c = load_case(cases[cn]); p = predict_volume(net, c['hr'], device='cpu'); m = c['mask'] > 0
+            c = load_case(cases[cn], contrast=net.contrast); p = predict_volume(net, c['hr'], device='cpu'); m = c['mask'] > 0
             pg[cn] = (p[m], c['label'][m] > 0)
         for a, b in (sp['valid'], sp['valid'][::-1]):
             t, _ = best_dice_threshold(*pg[a])

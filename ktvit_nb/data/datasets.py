@@ -13,9 +13,9 @@ from ..core import InputError, default_device, writable_dir, to_plain
 from .io import Image, read_image, save_image, check_label, check_pair, image_suffix, is_image_file, shared_data_dir
 
 # %% auto #0
-__all__ = ['MAX_ZOOM', 'CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits', 'normalize_intensity',
-           'spaced_shape', 'resample', 'load_case', 'check_zoom', 'to_spacing', 'augment_patch', 'augment_intensity',
-           'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
+__all__ = ['CONTRASTS', 'MAX_ZOOM', 'CaseFiles', 'find_cases', 'split_cases', 'fold_splits', 'load_or_make_splits',
+           'normalize_intensity', 'spaced_shape', 'resample', 'load_case', 'check_zoom', 'to_spacing', 'augment_patch',
+           'augment_intensity', 'pad_to_patch', 'PatchDataset', 'make_dataloaders', 'write_synth_dataset']
 
 # %% ../../nbs/01b_data.datasets.ipynb #3f0b2479
 @dataclass
@@ -198,18 +198,25 @@ def load_or_make_splits(data, # data folder (or its cases.csv / pairs.csv)
     return {k: p[k] for k in ('train', 'valid', 'test')}
 
 # %% ../../nbs/01b_data.datasets.ipynb #69beab74
+CONTRASTS = ('none', 'clahe') # what `normalize_intensity` does after the percentile mapping
+
 def normalize_intensity(img:np.ndarray, # image or volume
                         mask:np.ndarray|None=None, # percentiles are computed where mask > 0
                         lower:float=0.5, # percentile mapped to 0
                         upper:float=99.5, # percentile mapped to 1
+                        contrast:str='none', # then 'none', or 'clahe': scikit-image's contrast-limited adaptive histogram equalisation
                        ) -> np.ndarray:
-    "Map robust percentiles of `img` (inside `mask`) to [0, 1], clipped; float32"
+    "Map robust percentiles of `img` (inside `mask`) to [0, 1], clipped, then equalise its local contrast if asked; float32"
+    if contrast not in CONTRASTS: raise InputError('--contrast', f"unknown contrast {contrast!r}; choose from {', '.join(CONTRASTS)}")
     img = np.asarray(img, np.float32)
     vals = img[np.asarray(mask) > 0] if mask is not None else img
     if vals.size == 0: vals = img
     lo, hi = np.percentile(vals, [lower, upper])
     if hi <= lo: return np.zeros_like(img)
-    return np.clip((img - lo) / (hi - lo), 0, 1).astype(np.float32)
+    x = np.clip((img - lo) / (hi - lo), 0, 1).astype(np.float32)
+    if contrast == 'none': return x
+    from skimage.exposure import equalize_adapthist   # tiles of 1/8 of each side, clip limit 0.01 (its defaults)
+    return equalize_adapthist(x).astype(np.float32)
 
 # %% ../../nbs/01b_data.datasets.ipynb #c384616c
 def _as_spacing(target, ndim:int) -> tuple:
@@ -246,6 +253,7 @@ def _with_spacing(im:Image, spacing):
 def load_case(cf:CaseFiles, # the case's files
               *, lr_factor=None, # LR simulation factor (int or per-axis tuple); None: the data set's default, else 2
               target_spacing=None, # voxel size (mm) to resample the arrays to (`to_spacing`); None: the case's own
+              contrast:str='none', # `normalize_intensity`'s local contrast step: 'none' or 'clahe'
              ) -> dict:
     "Read, validate and normalise one case: float32 'hr', 'lr', 'mask', uint8 'label', their 'spacing', the input 'image'"
     img, lab = read_image(cf.image), read_image(cf.label)
@@ -256,11 +264,11 @@ def load_case(cf:CaseFiles, # the case's files
         if 'spacing' in cf.extras: mk = _with_spacing(mk, cf.extras['spacing'])
         mask = check_label(mk).astype(np.float32); check_pair(img, mk)
     else: mask = np.ones(img.array.shape, np.float32)
-    hr = normalize_intensity(img.array, mask)
+    hr = normalize_intensity(img.array, mask, contrast=contrast)
     if cf.image_lr is not None:
         lri = read_image(cf.image_lr)
         if 'spacing' in cf.extras: lri = _with_spacing(lri, cf.extras['spacing'])
-        check_pair(img, lri); lr = normalize_intensity(lri.array, mask)
+        check_pair(img, lri); lr = normalize_intensity(lri.array, mask, contrast=contrast)
     else:
         from ktvit_nb.data.synth import degrade
         f = lr_factor if lr_factor is not None else cf.extras.get('lr_factor', 2)
@@ -404,6 +412,7 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
                      device=None, # device of the batches; None: CUDA when present, else CPU
                      pos_fraction:float=0.5, # share of crops centred on a vessel voxel
                      intensity:bool=False, # also augment the training crops' intensities (`augment_intensity`)
+                     contrast:str='none', # local contrast step of every case (see `normalize_intensity`)
                     ):
     "fastai DataLoaders of random training crops and deterministic validation crops"
     from fastai.data.core import DataLoaders
@@ -419,8 +428,8 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     if unknown: raise InputError('splits', f"names cases that do not exist: {unknown[:5]}")
     valid_names = splits['valid'] or splits['train']
     if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
-    train = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing) for n in splits['train']]
-    valid = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing) for n in valid_names]
+    train = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing, contrast=contrast) for n in splits['train']]
+    valid = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing, contrast=contrast) for n in valid_names]
     tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, intensity=intensity, seed=seed)
     vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
     if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
