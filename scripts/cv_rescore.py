@@ -3,6 +3,12 @@ inside each case's mask at each run's stored threshold, validation and test case
 them (5 folds, 2 validation cases, seed 0 unless given). MODES (comma-separated) picks among plain, overlap0.5, tta and
 tta+overlap0.5 (default: the first three).
 
+Beside the Dice at the stored threshold (`dice`; chosen at the end of training on plain tiles) each row holds the Dice
+at 0.5 (`dice_half`), at the threshold chosen on the run's pooled validation images predicted in the row's mode
+(`threshold_mode`, `dice_mode`: in-sample on a validation row), and, on a validation row, at the threshold chosen on
+the fold's other validation image alone (`dice_cross`: out of sample, what decides between the thresholds); `tp`, `fp`,
+`fn` are the counts at the stored threshold (for a Dice pooled over a fold's pixels, as DRIVE papers report F1).
+
     python scripts/cv_rescore.py DATA CV_FOLDER OUT.csv [FOLDS N_VALID SEED [MODES]]   (OUT.csv: a new file)
 """
 import sys, time
@@ -12,7 +18,8 @@ from ktvit_nb.core import InputError, atomic_path, check_output
 from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
 from ktvit_nb.checkpoint import load_model
 from ktvit_nb.infer import predict_volume
-from ktvit_nb.metrics import dice
+from ktvit_nb.metrics import confusion, dice
+from ktvit_nb.models.baselines import best_dice_threshold
 data, out, dest = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 try: dest = check_output(dest, 'OUT.csv', inputs=[data, out])   # before any work: never over a file that exists
 except InputError as e: print(f"error: {e}", file=sys.stderr); sys.exit(2)
@@ -25,13 +32,24 @@ rows = []
 for k, sp in enumerate(splits):
     for arch in ('ktvit', 'unet'):
         net = load_model(out/'runs'/f'fold{k}'/arch/'best.pt')
-        for split in ('valid', 'test'):
-            for cn in sp[split]:
-                c = load_case(cases[cn], contrast=net.contrast)
-                for mode in modes:
-                    kw = MODES[mode]; t0 = time.perf_counter(); p = predict_volume(net, c['hr'], device='cpu', **kw); s = time.perf_counter() - t0
-                    rows.append(dict(fold=k, arch=arch, split=split, case=cn, mode=mode, seconds=s,
-                                     dice=dice(p >= net.threshold, c['label'], c['mask'])))
+        cs = {cn: load_case(cases[cn], contrast=net.contrast) for cn in sp['valid'] + sp['test']}
+        for mode in modes:
+            probs, secs = {}, {}
+            for cn, c in cs.items():
+                t0 = time.perf_counter(); probs[cn] = predict_volume(net, c['hr'], device='cpu', **MODES[mode]); secs[cn] = time.perf_counter() - t0
+            pv = {cn: (probs[cn][cs[cn]['mask'] > 0], cs[cn]['label'][cs[cn]['mask'] > 0] > 0) for cn in sp['valid']}
+            t_mode, _ = best_dice_threshold(np.concatenate([p for p, _ in pv.values()]), np.concatenate([g for _, g in pv.values()]))
+            for split in ('valid', 'test'):
+                for cn in sp[split]:
+                    c, p = cs[cn], probs[cn]
+                    others = [o for o in sp['valid'] if o != cn]
+                    t_cross = best_dice_threshold(*pv[others[0]])[0] if split == 'valid' and len(others) == 1 else np.nan
+                    cm = confusion(p >= net.threshold, c['label'], c['mask'])
+                    rows.append(dict(fold=k, arch=arch, split=split, case=cn, mode=mode, seconds=secs[cn], threshold=net.threshold,
+                                     dice=dice(p >= net.threshold, c['label'], c['mask']), dice_half=dice(p >= 0.5, c['label'], c['mask']),
+                                     threshold_mode=t_mode, dice_mode=dice(p >= t_mode, c['label'], c['mask']),
+                                     dice_cross=dice(p >= t_cross, c['label'], c['mask']) if t_cross == t_cross else np.nan,
+                                     tp=cm.tp, fp=cm.fp, fn=cm.fn))
         print(k, arch, flush=True)
 df = pd.DataFrame(rows)
 with atomic_path(dest) as t: df.to_csv(t, index=False)
