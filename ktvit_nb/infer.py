@@ -12,7 +12,7 @@ from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
 from .checkpoint import TrainedNet, load_model
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
-from .data.datasets import find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
+from .data.datasets import CONTRASTS, find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
 
 # %% auto #0
 __all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
@@ -154,7 +154,9 @@ def load_models(models, # checkpoint file or run folder, a network, a `TrainedNe
     for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind'), ('target_spacing', 'training voxel sizes'), ('contrast', 'contrast steps')):
         vals = {getattr(m, k) for m in out}
         if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals, key=str)}); give networks of one kind")
-    for m in out: m.model.eval()
+    for m in out:
+        if m.contrast not in CONTRASTS: raise InputError(m.path or '--model', f"records an unknown contrast step {m.contrast!r} ({', '.join(CONTRASTS)} are known)")
+        m.model.eval()
     return out
 
 def _spacing_of(path, ndim=None) -> tuple:
