@@ -15,7 +15,8 @@ from .data.datasets import CONTRASTS
 
 # %% auto #0
 __all__ = ['RECIPES', 'RECIPE_FIELDS', 'AUGMENTS', 'TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet',
-           'load_model', 'update_checkpoint', 'TrainConfig', 'recipe_values', 'save_run_record', 'run_record']
+           'load_model', 'update_checkpoint', 'TrainConfig', 'default_patch', 'recipe_values', 'save_run_record',
+           'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
 def save_checkpoint(path, # destination file (`.pt`)
@@ -139,6 +140,10 @@ class TrainConfig:
             for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
         return d
 
+def default_patch(spatial_dims:int) -> tuple:
+    "The crop and tile size when none is given or recorded: the paper's 64x64x32, or 64x64 in 2D"
+    return (64, 64, 32) if spatial_dims == 3 else (64, 64)
+
 RECIPES = ('default', 'paper') # the training recipes (`recipe_values`)
 RECIPE_FIELDS = ('epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'warmup', 'loss', 'augment', 'contrast') # what a recipe sets when left None
 AUGMENTS = ('spatial', 'spatial+intensity') # the training crops' augmentations (`data.datasets.PatchDataset`)
@@ -151,7 +156,7 @@ def recipe_values(recipe:str, # 'default' or 'paper'
     "The `RECIPE_FIELDS` values of a recipe for this network and case size"
     if recipe not in RECIPES: raise InputError('--recipe', f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
     nd = len(case_shape)
-    patch = tuple(patch_size) if patch_size else (64, 64, 32) if nd == 3 else (64, 64)
+    patch = tuple(patch_size) if patch_size else default_patch(nd)
     if recipe == 'paper': return dict(epochs=20, bs=2, patch_size=patch, n_per_case=80, lr=1e-4, warmup=0., loss='bce', augment='spatial', contrast='none')
     crop = math.prod(min(p, s) for p, s in zip(patch, case_shape))
     return dict(epochs=48 if nd == 2 else 24, bs=8 if nd == 2 else 2, patch_size=patch, n_per_case=max(8, math.ceil(1.5 * math.prod(case_shape) / crop)),

@@ -114,7 +114,8 @@ def _train_args(a, teacher_ck=None):
         from ktvit_nb.learner import check_teacher, check_teacher_quality
         check_teacher(teacher_ck, arch, preset, dims)
         check_teacher_quality(teacher_ck, a.min_teacher_dice)
-    patch = tuple(a.patch_size) if a.patch_size else ((64, 64, 32) if dims == 3 else (64, 64))
+    from ktvit_nb.checkpoint import default_patch
+    patch = tuple(a.patch_size) if a.patch_size else default_patch(dims)
     _check_patch(arch, preset, patch, dims, a.data)
 
 def _train_kwargs(a):

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
-from .checkpoint import TrainedNet, load_model
+from .checkpoint import TrainedNet, load_model, default_patch
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.datasets import CONTRASTS, find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
 
@@ -26,7 +26,7 @@ def _trained(model) -> TrainedNet:
 def model_patch_size(model:nn.Module|TrainedNet) -> tuple:
     "The patch size a network was trained on (its checkpoint's record), else the paper's 64x64x32 (3D) or 64x64 (2D)"
     tn = _trained(model)
-    return tn.patch_size or ((64, 64, 32) if tn.spatial_dims == 3 else (64, 64))
+    return tn.patch_size or default_patch(tn.spatial_dims)
 
 def tta_transforms(spatial_dims:int, # 2 or 3
                    square:bool, # the tiles are square in the first two axes, so a 90-degree turn keeps them valid
