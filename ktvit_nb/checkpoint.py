@@ -103,7 +103,7 @@ class TrainConfig:
     arch:str='ktvit' # any of `ktvit_nb.models.ARCHS`
     preset:str='tiny' # network size: 'tiny', 'small' or 'paper'
     recipe:str='default' # what sets the options below left None: 'default' (measured on DRIVE, see `05a_learner`) or 'paper' (its literal settings)
-    epochs:int|None=None # epochs of the cosine schedule (None: the recipe's; default 48 in 2D and 24 in 3D, paper 20)
+    epochs:int|None=None # epochs of the cosine schedule (None: the recipe's; default 72 in 2D and 24 in 3D, paper 20)
     bs:int|None=None # patches per batch (None: the recipe's; default 8 in 2D and 2 in 3D, paper 2)
     patch_size:tuple|None=None # crop size (None: 64 64 32, or 64 64 in 2D)
     n_per_case:int|None=None # crops per training case per epoch (None: the recipe's; default: enough to cover a case 1.5 times, paper 80)
@@ -159,7 +159,7 @@ def recipe_values(recipe:str, # 'default' or 'paper'
     patch = tuple(patch_size) if patch_size else default_patch(nd)
     if recipe == 'paper': return dict(epochs=20, bs=2, patch_size=patch, n_per_case=80, lr=1e-4, warmup=0., loss='bce', augment='spatial', contrast='none')
     crop = math.prod(min(p, s) for p, s in zip(patch, case_shape))
-    return dict(epochs=48 if nd == 2 else 24, bs=8 if nd == 2 else 2, patch_size=patch, n_per_case=max(8, math.ceil(1.5 * math.prod(case_shape) / crop)),
+    return dict(epochs=72 if nd == 2 else 24, bs=8 if nd == 2 else 2, patch_size=patch, n_per_case=max(8, math.ceil(1.5 * math.prod(case_shape) / crop)),
                 lr=1e-2 if arch == 'unet' else 1e-3, warmup=0.1, loss='bce', augment='spatial', contrast='none')
 
 TRAIN_CHOICES = dict(recipe=RECIPES, stage=('teacher', 'student'), input=('hr', 'lr'), arch=ARCHS, preset=PRESETS,
