@@ -1,7 +1,7 @@
 """Prediction with tile overlap and with TTA against plain tiling, for the runs of a `ktvit cv` folder: whole-image Dice
 inside each case's mask at each run's stored threshold, validation and test cases. Rebuilds the folds as `ktvit cv` made
-them (5 folds, 2 validation cases, seed 0 unless given). MODES (comma-separated) picks among plain, overlap0.5, tta and
-tta+overlap0.5 (default: the first three).
+them (5 folds, 2 validation cases, seed 0 unless given). MODES (comma-separated) picks among plain, overlap0.5, tta,
+tta+overlap0.5 and tta+overlap0.75 (default: the first three).
 
 Beside the Dice at the stored threshold (`dice`; chosen at the end of training on plain tiles) each row holds the Dice
 at 0.5 (`dice_half`), at the threshold chosen on the run's pooled validation images predicted in the row's mode
@@ -24,7 +24,8 @@ data, out, dest = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 try: dest = check_output(dest, 'OUT.csv', inputs=[data, out])   # before any work: never over a file that exists
 except InputError as e: print(f"error: {e}", file=sys.stderr); sys.exit(2)
 folds, n_valid, seed = (int(v) for v in (sys.argv[4:7] or (5, 2, 0)))
-MODES = {'plain': {}, 'overlap0.5': dict(overlap=0.5), 'tta': dict(tta=True), 'tta+overlap0.5': dict(tta=True, overlap=0.5)}
+MODES = {'plain': {}, 'overlap0.5': dict(overlap=0.5), 'tta': dict(tta=True), 'tta+overlap0.5': dict(tta=True, overlap=0.5),
+         'tta+overlap0.75': dict(tta=True, overlap=0.75)}
 modes = sys.argv[7].split(',') if len(sys.argv) > 7 else ['plain', 'overlap0.5', 'tta']
 cases = {c.name: c for c in find_cases(data)}
 splits = fold_splits(list(cases), folds, n_valid, seed=seed)
