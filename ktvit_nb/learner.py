@@ -214,7 +214,7 @@ def _dls(data, cfg, inputs):
     from ktvit_nb.data.datasets import make_dataloaders
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
                            seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
-                           target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast or 'none')
+                           target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast)
     cfg.splits = dls.splits
     sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)
     cfg.spacing = [sp.min(0).tolist(), sp.max(0).tolist()]

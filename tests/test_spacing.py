@@ -30,8 +30,9 @@ def test_spacing_recorded_and_predict_keeps_geometry(data, tmp_path):
 
 def test_training_cases_on_the_target_grid(data):
     "A run with target_spacing crops its patches from cases resampled to it"
-    from ktvit_nb.learner import _dls
-    dls = _dls(data, TrainConfig(patch_size=(32, 32, 16), bs=2, n_per_case=2, target_spacing=[.5, .5, 1.]), ('hr',))
+    from ktvit_nb.learner import _dls, _with_recipe   # as `train_teacher` builds them: the recipe fills what is left None
+    cfg = _with_recipe(TrainConfig(patch_size=(32, 32, 16), bs=2, n_per_case=2, target_spacing=[.5, .5, 1.]), data)
+    dls = _dls(data, cfg, ('hr',))
     assert [(c['hr'].shape, c['spacing']) for c in dls.valid_cases] == [((32, 32, 16), (.5, .5, 1.))]
 
 def test_spacing_missing_from_the_file_is_refused(data, tmp_path):
