@@ -49,7 +49,7 @@ for k, sp in enumerate(splits):
                     rows.append(dict(fold=k, arch=arch, split=split, case=cn, mode=mode, seconds=secs[cn], threshold=net.threshold,
                                      dice=dice(p >= net.threshold, c['label'], c['mask']), dice_half=dice(p >= 0.5, c['label'], c['mask']),
                                      threshold_mode=t_mode, dice_mode=dice(p >= t_mode, c['label'], c['mask']),
-                                     dice_cross=dice(p >= t_cross, c['label'], c['mask']) if t_cross == t_cross else np.nan,
+                                     dice_cross=dice(p >= t_cross, c['label'], c['mask']) if not np.isnan(t_cross) else np.nan,
                                      tp=cm.tp, fp=cm.fp, fn=cm.fn))
         print(k, arch, flush=True)
 df = pd.DataFrame(rows)
