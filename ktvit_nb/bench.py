@@ -11,7 +11,7 @@ from fastai.callback.core import Callback, CancelFitException, CancelValidExcept
 from .core import atomic_path, default_device, set_seed
 from .models import create_model, count_params
 from .models.blocks import TransformerStage
-from .infer import predict_volume
+from .infer import Predictor, PredictConfig
 
 # %% auto #0
 __all__ = ['KT_ARCHS', 'matmul_peak', 'transformer_modules', 'count_flops', 'NetTimer', 'bench_infer', 'bench_train', 'op_group',
@@ -114,7 +114,7 @@ def _roi(model, roi):
 # %% ../nbs/11_bench.ipynb #2f230e33
 def bench_infer(arch:str, preset:str, # network, as for `create_model`
                 volume=(448, 448, 128), # volume shape (X, Y, Z)
-                overlap:float=0., # tile overlap of `predict_volume`
+                overlap:float=0., # tile overlap of the `Predictor`
                 roi=(64, 64, 32), # tile size (UNETR always uses its fixed img_size)
                 sw_batch_size:int=4, # tiles per forward call
                 device=None, # default: CUDA if present
@@ -122,7 +122,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
                 channels_last:bool=True, # 3D weights in `torch.channels_last_3d`, as KT-ViT builds itself
                 seed:int=0,
                ) -> dict:
-    "Time one whole-volume `predict_volume` call; network and transformer time from `NetTimer`"
+    "Time one whole-volume `Predictor.prob` call; network and transformer time from `NetTimer`"
     set_seed(seed); dev = torch.device(device) if device else default_device()
     m = _model(arch, preset, dev, channels_last).eval()
     roi = _roi(m, roi)
@@ -131,7 +131,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     with NetTimer(m, dev) as tm, _autocast(dev, amp):
         _sync(dev); t0 = time.perf_counter()
-        prob = predict_volume(m, img, roi_size=roi, overlap=overlap, sw_batch_size=sw_batch_size, device=dev)
+        prob = Predictor(m, PredictConfig(overlap=overlap, tta=False, sw_batch_size=sw_batch_size, device=str(dev)), patch_size=roi).prob(img)
         _sync(dev); total = time.perf_counter() - t0
     assert prob.shape == tuple(volume) and np.isfinite(prob).all()
     r = dict(total_s=total, net_s=tm.net_s, transformer_s=tm.transformer_s, tiles=tm.tiles, roi=list(roi),
@@ -447,14 +447,15 @@ class TimeBudget(Callback):
 def _budget_run(arch, seconds, data, cfg, dev) -> dict:
     "Train `arch` with `cfg`'s recipe for `seconds` of wall-clock time; its whole-volume validation Dice"
     from ktvit_nb.data.datasets import make_dataloaders
-    from ktvit_nb.learner import seg_learner, choose_threshold
+    from ktvit_nb.learner import seg_learner
+    from ktvit_nb.infer import choose_threshold
     set_seed(cfg.seed); patch = tuple(cfg.patch_size)
     dls = make_dataloaders(data, patch_size=patch, bs=cfg.bs, n_per_case=cfg.n_per_case, seed=cfg.seed, device=dev)
     learn = seg_learner(dls, create_model(arch, cfg.preset, **(dict(img_size=patch) if arch == 'unetr' else {})), lr=cfg.lr)
     with learn.no_bar(), learn.no_logging(): learn.fit_cosine(10**6, warmup=cfg.warmup, cbs=[tb := TimeBudget(seconds)])
-    t, dice_t, dice = choose_threshold(learn.model, dls.valid_cases, 'hr', patch)
+    ch = choose_threshold(Predictor(learn.model, patch_size=patch), dls.valid_cases)
     return dict(arch=arch, preset=cfg.preset, budget_min=seconds / 60, steps=tb.steps, crops=tb.steps * cfg.bs,
-                crops_per_s=tb.steps * cfg.bs / tb.elapsed, dice=dice, dice_tuned=dice_t, threshold=t)
+                crops_per_s=tb.steps * cfg.bs / tb.elapsed, dice=ch.dice_at_half, dice_tuned=ch.dice_tuned, threshold=ch.tuned)
 
 _QCOLS = {'arch': ('arch', 0), 'preset': ('preset', 0), 'budget_min': ('budget (min)', 2), 'steps': ('steps', 0),
           'crops_per_s': ('crops/s', 1), 'dice': ('valid Dice at 0.5', 3), 'dice_tuned': ('valid Dice, tuned threshold', 3),

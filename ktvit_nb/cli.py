@@ -172,9 +172,10 @@ def _add_train_args(s, student=False, cv=False):
 
 # %% ../nbs/13_cli.ipynb #8130d50a
 def _predict(a):
-    from ktvit_nb.infer import predict_files
-    predict_files(a.model, a.inputs, a.out, overlap=a.overlap, threshold=a.threshold, sw_batch_size=a.sw_batch_size, tta=a.tta,
-                  device=a.device, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch, progress=not a.quiet,
+    from ktvit_nb.infer import predict_files, PredictConfig
+    try: cfg = PredictConfig(overlap=a.overlap, tta=a.tta, sw_batch_size=a.sw_batch_size, device=a.device, threshold=a.threshold)
+    except InputError as e: raise InputError('--' + e.path.replace('_', '-'), e.problem) from None   # a field, named by its flag
+    predict_files(a.model, a.inputs, a.out, cfg, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch, progress=not a.quiet,
                   log=None if a.quiet else print)
 
 def _evaluate(a):

@@ -13,7 +13,7 @@ from .checkpoint import load_model
 from .data.datasets import write_synth_dataset, find_cases, load_case
 from .data.io import save_image, read_image
 from .data.synth import psnr
-from .infer import predict_volume
+from .infer import Predictor, score_cases
 from .losses import DEFAULT_TRANSFER
 from .metrics import case_metrics, summarize
 
@@ -86,28 +86,25 @@ def train_runs(data, out, cfg:DemoConfig, names=DEMO_RUNS, log=print) -> dict:
 
 # %% ../nbs/10_demo.ipynb #1c2f3b5e
 def evaluate_runs(data, runs:dict, out, log=print) -> pd.DataFrame:
-    "Predict each test volume whole with every run, save the predictions, and score them: one row per (model, case)"
+    "Predict each test volume whole with every run's `infer.Predictor`, save the predictions, and score them (`infer.score_cases`): one row per (model, case)"
     cases = {c.name: c for c in find_cases(data)}
-    rows = []
+    tables = []
     for name, run in runs.items():
-        m, inp = load_model(run), RUNS[name].input
-        test = m.train_config['splits']['test'] # the split this run was trained with
-        for cn in test:
-            c = load_case(cases[cn], contrast=m.contrast)
-            prob = predict_volume(m, c[inp], device='cpu')
-            d = Path(out)/'predictions'/RUNS[name].folder
-            save_image(prob, d/f'{cn}_prob.nii.gz', like=c['image'])
-            save_image(binarize(prob).astype(np.uint8), d/f'{cn}_mask.nii.gz', like=c['image'])
-            rad = cases[cn].extras.get('radius')
-            met = case_metrics(prob, c['label'], mask=c['mask'], spacing=c['image'].spacing,
-                               radius=read_image(rad).array if rad else None)
-            rows.append(dict(model=name, case=cn, input=inp.upper(), psnr_lr_db=psnr(c['lr'], c['hr']), **met))
-        log(f"[{name}] scored {len(test)} test volume(s)")
-    return pd.DataFrame(rows)
+        pred, d = Predictor(run, input_kind=RUNS[name].input), Path(out)/'predictions'/RUNS[name].folder
+        test = pred.nets[0].train_config['splits']['test'] # the split this run was trained with
+        def save(c, prob):
+            save_image(prob, d/f"{c['name']}_prob.nii.gz", like=c['image'])
+            save_image(pred.mask(prob).astype(np.uint8), d/f"{c['name']}_mask.nii.gz", like=c['image'])
+            return dict(model=name, input=pred.input_kind.upper(), psnr_lr_db=psnr(c['lr'], c['hr']))
+        radius = {cn: read_image(r).array for cn in test if (r := cases[cn].extras.get('radius'))}
+        tables.append(score_cases(pred, [load_case(cases[cn], contrast=pred.contrast) for cn in test], radius, save, topology=True))
+        log(f"[{name}] scored {len(test)} test volume(s) at threshold {pred.threshold:g}")
+    df = pd.concat(tables, ignore_index=True)
+    return df[['model', 'case', *[k for k in df if k not in ('model', 'case')]]]
 
 # %% ../nbs/10_demo.ipynb #afdef468
 PAPER_COLS = ['sensitivity', 'precision', 'dice']
-NOT_METRICS = ('model', 'case', 'input', 'psnr_lr_db')
+NOT_METRICS = ('model', 'case', 'input', 'psnr_lr_db', 'threshold', 'seconds')
 
 # column -> (name in the header, unit, factor applied to the stored value)
 METRIC_UNITS = {

@@ -4,19 +4,61 @@
 
 # %% ../nbs/06_infer.ipynb #38396670
 from __future__ import annotations
-import itertools
-from dataclasses import dataclass
+import itertools, time
+from dataclasses import dataclass, replace
 from pathlib import Path
-import numpy as np, torch, torch.nn as nn
+import numpy as np, pandas as pd, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
 from .checkpoint import TrainedNet, load_model, default_patch
+from .metrics import case_metrics, dice
+from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.datasets import CONTRASTS, find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
 
 # %% auto #0
-__all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
-           'default_overlap', 'default_tta', 'predict_files']
+__all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'PredictConfig',
+           'Predictor', 'score_cases', 'ThresholdChoice', 'choose_threshold', 'CaseInput', 'find_inputs',
+           'predict_files']
+
+# %% ../nbs/06_infer.ipynb #91da266d
+def load_models(models, # checkpoint file or run folder, a network, a `TrainedNet`, or a list of them (an ensemble)
+               ) -> list[TrainedNet]:
+    "`TrainedNet`s on the CPU: each network with what it was trained on (a bare network: nothing known)"
+    out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
+           for m in (models if isinstance(models, (list, tuple)) else [models])]
+    if not out: raise InputError('--model', "no network given")
+    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind'), ('target_spacing', 'training voxel sizes'), ('contrast', 'contrast steps')):
+        vals = {getattr(m, k) for m in out}
+        if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals, key=str)}); give networks of one kind")
+    for m in out:
+        if m.contrast not in CONTRASTS: raise InputError(m.path or '--model', f"records an unknown contrast step {m.contrast!r} ({', '.join(CONTRASTS)} are known)")
+        m.model.eval()
+    return out
+
+def _spacing_of(path, ndim=None) -> tuple:
+    "Voxel size of an image file; NIfTI headers are read without the voxels"
+    if image_suffix(path) in ('.nii', '.nii.gz'):
+        import nibabel as nib
+        im = nib.load(str(path)); nd = ndim or len(im.shape)
+        return tuple(float(s) for s in np.linalg.norm(np.asarray(im.affine)[:3, :nd], axis=0))
+    return read_image(path).spacing
+
+def train_spacing(train_config:dict, # a checkpoint's `train_config`
+                 ) -> tuple|None:
+    "(lowest, highest) voxel size per axis of the training cases, or None when it cannot be known"
+    sp = train_config.get('spacing')
+    try:
+        if sp is not None:
+            a = np.asarray(sp, float)
+            return (tuple(a), tuple(a)) if a.ndim == 1 else (tuple(a.min(0)), tuple(a.max(0)))
+        if not train_config.get('data'): return None
+        cases = find_cases(train_config['data'])
+        names = set((train_config.get('splits') or {}).get('train') or [c.name for c in cases])
+        sps = [c.extras['spacing'] if 'spacing' in c.extras else _spacing_of(c.image) for c in cases if c.name in names]
+        a = np.asarray(sps, float)
+        return tuple(a.min(0)), tuple(a.max(0))
+    except Exception: return None
 
 # %% ../nbs/06_infer.ipynb #e91caaad
 def _trained(model) -> TrainedNet:
@@ -42,30 +84,141 @@ def _turn(x:torch.Tensor, k:int, axes:tuple, undo:bool=False) -> torch.Tensor:
     if undo: x = x.flip(axes) if axes else x
     return x
 
-@torch.inference_mode()
-def predict_volume(model:nn.Module|TrainedNet, # network returning logits (B,1,*spatial), or `load_model`'s record of one
-                   image:np.ndarray, # normalised image, (X,Y,Z) or (H,W)
-                   roi_size:tuple|None=None, # tile size (default: `model_patch_size`)
-                   overlap:float=0., # tile overlap fraction: 0 as in the paper, e.g. 0.5 with Gaussian blending
-                   sw_batch_size:int=4, # tiles per forward pass
-                   device=None, # where the network runs (default: CUDA if present)
-                   progress:bool=False, # tqdm progress bar over tile batches
-                   tta:bool=False, # average the probabilities over `tta_transforms` (8 or 16 passes in 3D, 8 in 2D)
-                  ) -> np.ndarray:
-    "Vessel probability map of a whole volume (or 2D image), float32, same shape as `image`"
-    tn = _trained(model); nd = tn.spatial_dims
-    if image.ndim != nd: raise ValueError(f"the model is {nd}D but the image has {image.ndim} dimensions {image.shape}")
-    device = torch.device(device) if device else default_device()
-    roi = tuple(roi_size or model_patch_size(tn))
-    model = tn.model.to(device).eval()
-    x = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
-    prob = torch.zeros_like(x); ts = tta_transforms(nd, roi[0] == roi[1]) if tta else [(0, ())]
-    for k, axes in ts:
-        out = sliding_window_inference(_turn(x, k, axes), roi, sw_batch_size, model, overlap=overlap,
-                                       mode='gaussian' if overlap > 0 else 'constant', sw_device=device, device='cpu',
-                                       progress=progress)
-        prob += _turn(torch.sigmoid(out), k, axes, undo=True)
-    return (prob / len(ts))[0, 0].numpy().astype(np.float32)
+# %% ../nbs/06_infer.ipynb #2a28f34d
+@dataclass
+class PredictConfig:
+    "What decides a prediction besides the networks (moving to `ktvit_nb.config`)"
+    overlap:float|None=None # tile overlap in [0, 1), Gaussian-blended (None: 0.5 in 2D, 0 in 3D)
+    tta:bool|None=None # average over flips and quarter turns (None: on in 2D, off in 3D)
+    sw_batch_size:int=4 # tiles per forward pass
+    device:str='auto' # 'auto' (CUDA if present), 'cpu', 'cuda:1', ...
+    threshold:float|None=None # mask = prob >= threshold, in (0, 1) (None: the checkpoint's)
+
+    def __post_init__(self):
+        if self.overlap is not None: check_number('overlap', self.overlap, 0, 1, hi_open=True)
+        if self.threshold is not None: check_number('threshold', self.threshold, 0, 1, lo_open=True, hi_open=True)
+        check_number('sw_batch_size', self.sw_batch_size, 1)
+
+    def for_dims(self, spatial_dims:int) -> PredictConfig:
+        "A copy with the 2D/3D defaults filled in: overlap 0.5 and TTA in 2D (on DRIVE's validation images +0.7 and +0.4 Dice for the H-net, every fold), neither for volumes"
+        return replace(self, overlap=(0.5 if spatial_dims == 2 else 0.) if self.overlap is None else self.overlap,
+                       tta=spatial_dims == 2 if self.tta is None else self.tta)
+
+# %% ../nbs/06_infer.ipynb #a62131f8
+class Predictor:
+    "Everything that decides a prediction, held once: networks, tiles, overlap and blending, TTA, device, tile batch, training grid, contrast step, LR protocol, threshold"
+    def __init__(self, model, # network, `TrainedNet`, checkpoint file or run folder, or a list of them (an ensemble)
+                 cfg:PredictConfig|None=None, # overlap, TTA, tiles per pass, device, threshold (None fields: the defaults of the networks' dimensions)
+                 patch_size:tuple|None=None, # tile size (None: the crop size the networks were trained on, `model_patch_size`)
+                 input_kind:str|None=None, # 'hr' or 'lr': which image of a case the networks read (None: what they were trained on)
+                 progress:bool=False, # a progress bar over each image's tiles
+                ):
+        self.nets = load_models(model); tn = self.nets[0]
+        self.spatial_dims, self.progress = tn.spatial_dims, progress
+        self.cfg = (cfg or PredictConfig()).for_dims(self.spatial_dims)
+        self.device = resolve_device(self.cfg.device)
+        self.patch_size = tuple(patch_size or model_patch_size(tn))
+        self.input_kind = input_kind or tn.input_kind
+        self.target_spacing, self.contrast = tn.target_spacing, tn.contrast   # the grid and contrast step of training
+        self.lr_factor = tn.train_config.get('lr_factor')   # the training run's LR protocol (None: the data set's)
+        self.threshold_stored = self.cfg.threshold is None   # an ensemble: its members' mean
+        self.threshold = float(np.mean([n.threshold for n in self.nets])) if self.threshold_stored else float(self.cfg.threshold)
+
+    def __repr__(self):
+        c = self.cfg
+        return (f"Predictor({len(self.nets)} {self.spatial_dims}D net(s) on {self.input_kind.upper()}, tiles {self.patch_size}, "
+                f"overlap {c.overlap:g}, tta {c.tta}, {c.sw_batch_size} tiles a pass on {self.device}, threshold {self.threshold:g})")
+
+    def _tiles(self, model:nn.Module, x:torch.Tensor) -> torch.Tensor:
+        "One network's probabilities over the tiles of `x` (1, 1, *spatial), averaged over the TTA transforms"
+        roi, ov = self.patch_size, self.cfg.overlap
+        ts = tta_transforms(self.spatial_dims, roi[0] == roi[1]) if self.cfg.tta else [(0, ())]
+        prob = torch.zeros_like(x)
+        for k, axes in ts:
+            out = sliding_window_inference(_turn(x, k, axes), roi, self.cfg.sw_batch_size, model, overlap=ov,
+                                           mode='gaussian' if ov > 0 else 'constant', sw_device=self.device, device='cpu',
+                                           progress=self.progress)
+            prob += _turn(torch.sigmoid(out), k, axes, undo=True)
+        return prob / len(ts)
+
+    @torch.inference_mode()
+    def prob(self, image:np.ndarray, # normalised image, (X,Y,Z) or (H,W)
+             spacing=None, # its voxel size (mm): networks trained on a `target_spacing` then predict on that grid
+            ) -> np.ndarray:
+        "Vessel probabilities of `image` (the ensemble's mean), float32, on the image's own grid"
+        if image.ndim != self.spatial_dims:
+            raise ValueError(f"the model is {self.spatial_dims}D but the image has {image.ndim} dimensions {image.shape}")
+        target = self.target_spacing if spacing is not None else None
+        x = resample(image, spaced_shape(image.shape, spacing, target)) if target else image
+        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+        p = sum(self._tiles(n.model.to(self.device).eval(), x) for n in self.nets) / len(self.nets)
+        p = p[0, 0].numpy().astype(np.float32)
+        return resample(p, image.shape) if target else p
+
+    def case_prob(self, case:dict) -> np.ndarray:
+        "Probabilities of a `load_case` dict: its image of the networks' kind, on the case's grid"
+        return self.prob(case[self.input_kind], case.get('spacing'))
+
+    def mask(self, prob:np.ndarray) -> np.ndarray:
+        "The vessel mask of `prob` at the predictor's threshold (`core.binarize`)"
+        return binarize(prob, self.threshold)
+
+# %% ../nbs/06_infer.ipynb #909d9427
+def score_cases(pred:Predictor, # what predicts, and at which threshold
+                cases:list, # `load_case` dicts (name, hr, lr, label, mask, spacing)
+                radius:dict|None=None, # case name -> vessel radius map (`metrics.recall_by_radius`)
+                extra=None, # called as extra(case, prob) for every case; a dict it returns adds columns (e.g. saving the maps)
+                topology:bool=False, # also Betti errors, HD95 and AUC (`metrics.case_metrics`)
+               ) -> pd.DataFrame:
+    "One row per case: its `case_metrics` inside its mask at the predictor's threshold, and the seconds its prediction took"
+    rows = []
+    for c in cases:
+        t0 = time.perf_counter(); prob = pred.case_prob(c); secs = time.perf_counter() - t0
+        more = extra(c, prob) if extra is not None else None
+        rows.append(dict(case=c['name'], threshold=pred.threshold, seconds=secs, **(more or {}),
+                         **case_metrics(prob, c['label'], threshold=pred.threshold, mask=c['mask'], spacing=c['spacing'],
+                                        radius=(radius or {}).get(c['name']), topology=topology)))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/06_infer.ipynb #4d4a4d3b
+MIN_CROSSCHECK_CASES = 4 # validation cases a tuned threshold needs before it can replace 0.5 (leave one out)
+
+@dataclass
+class ThresholdChoice:
+    "The decision threshold of a run and why: stored in its checkpoint, used by `predict`"
+    threshold:float # what `predict` applies
+    rule:str # which rule decided, in words
+    tuned:float # the Dice-optimal threshold over every validation case pooled (in-sample)
+    dice:float # pooled validation Dice at `threshold`
+    dice_tuned:float # pooled validation Dice at `tuned` (in-sample: optimistic)
+    dice_at_half:float # pooled validation Dice at 0.5
+    held_out:list|None=None # leave one out: per case, Dice at the threshold tuned on the other cases
+    held_out_half:list|None=None # per case, Dice at 0.5
+
+def choose_threshold(pred:Predictor, # predicts as `predict` will (its threshold is not used)
+                     cases:list, # validation cases (`load_case` dicts)
+                     min_cases:int=MIN_CROSSCHECK_CASES, # fewer: 0.5 without a cross-check
+                    ) -> ThresholdChoice:
+    "0.5, unless a threshold tuned on the validation cases beats it on the cases it was not tuned on (leave one out)"
+    pg = []
+    for c in cases:
+        sel = c['mask'] > 0; pg.append((pred.case_prob(c)[sel], c['label'][sel] > 0))
+    p, g = (np.concatenate(v) for v in zip(*pg))
+    tuned, d_tuned = best_dice_threshold(p, g); d_half = dice(binarize(p, 0.5), g)
+    base = dict(tuned=tuned, dice_tuned=d_tuned, dice_at_half=d_half)
+    n = len(cases)
+    if n < min_cases:
+        return ThresholdChoice(0.5, f"0.5: {n} validation case(s), fewer than the {min_cases} a cross-checked threshold needs "
+                                    f"(tuned in-sample {tuned:.3f} would give {d_tuned:.4f}; 0.5 gives {d_half:.4f})", dice=d_half, **base)
+    held, half = [], []
+    for i, (pi, gi) in enumerate(pg):
+        t = best_dice_threshold(*(np.concatenate(v) for v in zip(*(x for j, x in enumerate(pg) if j != i))))[0]
+        held.append(dice(binarize(pi, t), gi)); half.append(dice(binarize(pi, 0.5), gi))
+    won, mh, m5 = sum(a > b for a, b in zip(held, half)), float(np.mean(held)), float(np.mean(half))
+    says = f"leave one out, a threshold tuned on the other cases beat 0.5 on {won} of {n} validation cases (mean Dice {mh:.4f} against {m5:.4f})"
+    if mh > m5 and won > n / 2:
+        return ThresholdChoice(tuned, f"{tuned:.3f}, tuned on the {n} validation cases: {says}", dice=d_tuned, held_out=held, held_out_half=half, **base)
+    return ThresholdChoice(0.5, f"0.5: {says}", dice=d_half, held_out=held, held_out_half=half, **base)
 
 # %% ../nbs/06_infer.ipynb #55d906f4
 @dataclass
@@ -144,45 +297,6 @@ def find_inputs(inputs:list, # image files, case folders, folders of them, data 
         seen[c.name] = (key, c.given or c.source); out.append(c)
     return out
 
-# %% ../nbs/06_infer.ipynb #91da266d
-def load_models(models, # checkpoint file or run folder, a network, a `TrainedNet`, or a list of them (an ensemble)
-               ) -> list[TrainedNet]:
-    "`TrainedNet`s on the CPU: each network with what it was trained on (a bare network: nothing known)"
-    out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
-           for m in (models if isinstance(models, (list, tuple)) else [models])]
-    if not out: raise InputError('--model', "no network given")
-    for k, what in (('spatial_dims', 'dimensions'), ('input_kind', 'input kind'), ('target_spacing', 'training voxel sizes'), ('contrast', 'contrast steps')):
-        vals = {getattr(m, k) for m in out}
-        if len(vals) > 1: raise InputError('--model', f"the ensemble mixes {what} ({sorted(vals, key=str)}); give networks of one kind")
-    for m in out:
-        if m.contrast not in CONTRASTS: raise InputError(m.path or '--model', f"records an unknown contrast step {m.contrast!r} ({', '.join(CONTRASTS)} are known)")
-        m.model.eval()
-    return out
-
-def _spacing_of(path, ndim=None) -> tuple:
-    "Voxel size of an image file; NIfTI headers are read without the voxels"
-    if image_suffix(path) in ('.nii', '.nii.gz'):
-        import nibabel as nib
-        im = nib.load(str(path)); nd = ndim or len(im.shape)
-        return tuple(float(s) for s in np.linalg.norm(np.asarray(im.affine)[:3, :nd], axis=0))
-    return read_image(path).spacing
-
-def train_spacing(train_config:dict, # a checkpoint's `train_config`
-                 ) -> tuple|None:
-    "(lowest, highest) voxel size per axis of the training cases, or None when it cannot be known"
-    sp = train_config.get('spacing')
-    try:
-        if sp is not None:
-            a = np.asarray(sp, float)
-            return (tuple(a), tuple(a)) if a.ndim == 1 else (tuple(a.min(0)), tuple(a.max(0)))
-        if not train_config.get('data'): return None
-        cases = find_cases(train_config['data'])
-        names = set((train_config.get('splits') or {}).get('train') or [c.name for c in cases])
-        sps = [c.extras['spacing'] if 'spacing' in c.extras else _spacing_of(c.image) for c in cases if c.name in names]
-        a = np.asarray(sps, float)
-        return tuple(a.min(0)), tuple(a.max(0))
-    except Exception: return None
-
 # %% ../nbs/06_infer.ipynb #c69868b2
 _MIN_SIDE = 8 # smaller images are refused: nothing to segment
 
@@ -221,54 +335,24 @@ def _check_spacing(geo, rng, f, allow_mismatch, tol=1.25):
         raise InputError(f, f"voxel size {fmt(sp)} mm differs from the training data's {trained} mm; resample it, "
                             "or pass --allow-mismatch")
 
-def _on_grid(predict, # function of a normalised image returning probabilities of its shape
-             x:np.ndarray, # normalised image
-             spacing, # its voxel size (mm)
-             target, # voxel size (mm) to predict on; None: `x`'s own grid
-            ) -> np.ndarray:
-    "`predict(x)` made on the grid of voxel size `target`, returned (linearly resampled) on `x`'s grid"
-    if target is None: return predict(x)
-    return resample(predict(resample(x, spaced_shape(x.shape, spacing, target))), x.shape)
-
 def _out_paths(name:str, img, out_dir:Path) -> tuple[Path, Path]:
     ext = '.tif' if img.ndim == 2 and img.fmt == 'image2d' else '.nii.gz'
     return out_dir/f'{name}_prob{ext}', out_dir/f'{name}_mask{ext}'
 
-def default_overlap(spatial_dims:int) -> float:
-    "`predict`'s tile overlap: 0.5 for 2D images (on DRIVE's validation images +0.7 Dice for the H-net, +1.0 for the U-Net, every fold; 3.4x the time), 0 for volumes (not measured there; 8x the tiles)"
-    return 0.5 if spatial_dims == 2 else 0.
-
-def default_tta(spatial_dims:int) -> bool:
-    "`predict`'s test-time augmentation: on for 2D images (on DRIVE's validation images, with the 0.5 overlap, +0.4 Dice for the H-net and +0.6 for the U-Net, every fold; 8x the passes), off for volumes (on the two-photon stacks' validation stacks +0.7 [-0.6, +1.9] for the H-net, unresolved, at 16x the time)"
-    return spatial_dims == 2
-
 def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder, or a list of them (an ensemble)
                   inputs:list, # image files, case folders, folders of them or data sets (see `find_inputs`)
                   out_dir, # output folder
-                  overlap:float|None=None, # tile overlap, Gaussian-blended (None: `default_overlap` of the network's dimensions)
-                  threshold:float|None=None, # mask = prob >= threshold (None: the checkpoint's validation-chosen one, else 0.5)
-                  sw_batch_size:int=4, # tiles per forward pass
-                  tta:bool|None=None, # test-time augmentation: probabilities averaged over flips and quarter turns (`predict_volume`; None: `default_tta`)
-                  device=None, # 'auto' (CUDA if present), 'cpu', 'cuda:1', ...
+                  cfg:PredictConfig|None=None, # overlap, TTA, tiles per pass, device, threshold (None fields: the defaults)
                   progress:bool=True, # progress bar over the tiles of each case
                   overwrite:bool=False, # replace existing outputs
                   allow_mismatch:bool=False, # predict inputs whose kind or spacing differs from the training data's
                   log=print, # where to say what was done (None: silent)
                  ) -> list[tuple[Path, Path]]:
     "Check every input, then predict each case and write `<case>_prob` and `<case>_mask` in `out_dir` with its geometry"
-    if overlap is not None: check_number('--overlap', overlap, 0, 1, hi_open=True)
-    if threshold is not None: check_number('--threshold', threshold, 0, 1, lo_open=True, hi_open=True)
-    check_number('--sw-batch-size', sw_batch_size, 1)
-    dev = resolve_device(device)
-    nets = load_models(model)
-    nd, kind = nets[0].spatial_dims, nets[0].input_kind
-    if overlap is None: overlap = default_overlap(nd)
-    if tta is None: tta = default_tta(nd)
-    stored = threshold is None
-    if stored: threshold = float(np.mean([n.threshold for n in nets])) # an ensemble: its members' mean
-    target = nets[0].target_spacing   # the grid the networks were trained on (None: each input's own)
+    pred = Predictor(model, cfg, progress=progress)
+    nets, nd, kind, target = pred.nets, pred.spatial_dims, pred.input_kind, pred.target_spacing
     rng = None if target else train_spacing(nets[0].train_config)
-    lr_factor = nets[0].train_config.get('lr_factor')
+    lr_factor = pred.lr_factor
     cases = find_inputs(inputs)
     read = {str(Path(f).resolve()) for c in cases for f in (c.given, c.hr, c.lr, c.mask) if f is not None}
     out_dir = check_output(out_dir, '--out', folder=True, inputs=[a for a in inputs if Path(a).is_dir()])
@@ -291,20 +375,18 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if target: log(f"inputs resampled to {'x'.join(f'{v:g}' for v in target)} mm, the training grid; outputs on each input's grid")
         elif rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
         for n in notes: log(f"note: {n}")
-        log(f"masks: probability >= {threshold:g}" + (" (the checkpoint's, chosen on its run's validation cases)" if stored else ""))
-    ensemble = lambda v: sum(predict_volume(m, v, overlap=overlap, sw_batch_size=sw_batch_size, device=dev, progress=progress, tta=tta)
-                             for m in nets) / len(nets)
+        log(f"masks: probability >= {pred.threshold:g}" + (" (the checkpoint's rule, see its threshold_rule)" if pred.threshold_stored else ""))
     done = []
     for i, (c, f, simulate, (p_prob, p_mask)) in enumerate(plan):
         img, geo, mask = _read_case(c, f)
-        x = normalize_intensity(img.array, mask, contrast=nets[0].contrast)
+        x = normalize_intensity(img.array, mask, contrast=pred.contrast)
         if simulate:
             from ktvit_nb.data.synth import degrade
             x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)
-        prob = _on_grid(ensemble, x, geo.spacing, target)
+        prob = pred.prob(x, geo.spacing)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1
-        save_image((binarize(prob, threshold) * scale).astype(np.uint8), p_mask, like=img)
+        save_image((pred.mask(prob) * scale).astype(np.uint8), p_mask, like=img)
         done.append((p_prob, p_mask))
         if log is not None: log(f"[{i+1}/{len(plan)}] {c.name}: {f} -> {p_prob.name}, {p_mask.name}")
     return done

@@ -25,8 +25,7 @@ from .callback.kt import KnowledgeTransfer
 
 # %% auto #0
 __all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb', 'seg_learner',
-           'RunCheckpoint', 'DataParallel', 'choose_threshold', 'train_teacher', 'check_teacher',
-           'check_teacher_quality', 'train_student']
+           'RunCheckpoint', 'DataParallel', 'train_teacher', 'check_teacher', 'check_teacher_quality', 'train_student']
 
 # %% ../nbs/05a_learner.ipynb #286385b8
 class ThresholdedOverlap(Metric):
@@ -167,34 +166,19 @@ def _fit(learn, cfg, out, ck, extra_cbs=()):
         if ddp and torch.distributed.is_initialized(): # leave together: a rank exiting while gloo still talks aborts
             torch.distributed.barrier(); torch.distributed.destroy_process_group()
     learn.run_dir, learn.run_best = out, cb.best
-    if not rank_distrib(): _plot_curves(out); _store_threshold(out, learn.dls, cfg)
+    if not rank_distrib(): _plot_curves(out); _store_threshold(out, learn.dls)
     return learn
 
-def choose_threshold(net, # a network or `TrainedNet`
-                     cases:list, # validation cases (`load_case` dicts)
-                     input_kind:str, # 'hr' or 'lr': which array the network reads
-                     patch_size:tuple|None=None, # tile size of the whole-volume prediction
-                    ) -> tuple[float, float, float]:
-    "The threshold that maximises Dice over the whole `cases` pooled (inside their masks), that Dice, and the Dice at 0.5"
-    from ktvit_nb.infer import predict_volume
-    from ktvit_nb.models.baselines import best_dice_threshold
-    from ktvit_nb.metrics import dice
-    ps, gs = [], []
-    for c in cases:
-        prob = predict_volume(net, c[input_kind], roi_size=patch_size, device='cpu')
-        sel = c['mask'] > 0 if c.get('mask') is not None else np.ones(prob.shape, bool)
-        ps.append(prob[sel]); gs.append(c['label'][sel] > 0)
-    p, g = np.concatenate(ps), np.concatenate(gs)
-    return (*best_dice_threshold(p, g), dice(binarize(p, 0.5), g))
-
-def _store_threshold(out, dls, cfg):
-    "Choose the decision threshold on the validation cases with the best weights; add it to best.pt and last.pt"
+def _store_threshold(out, dls):
+    "Choose the decision threshold with the best weights, predicting as `predict` will (`infer.choose_threshold`); add it to best.pt and last.pt"
+    from ktvit_nb.infer import Predictor, choose_threshold
     best = out/'best.pt'
     if not best.exists() or 'threshold' in load_checkpoint(best): return
-    t, d, d5 = choose_threshold(load_model(best), dls.valid_cases, cfg.input, tuple(cfg.patch_size))
+    ch = choose_threshold(Predictor(best), dls.valid_cases)
     for f in (best, out/'last.pt'):
-        if f.exists(): update_checkpoint(f, threshold=t, threshold_dice=d, dice_at_half=d5)
-    print(f"decision threshold {t:.3f} chosen on the validation cases (whole-volume Dice {d:.4f}; {d5:.4f} at 0.5)")
+        if f.exists(): update_checkpoint(f, threshold=ch.threshold, threshold_rule=ch.rule, threshold_dice=ch.dice,
+                                         threshold_tuned=ch.tuned, dice_at_half=ch.dice_at_half)
+    print(f"decision threshold {ch.rule}")
 
 def _plot_curves(out):
     "Save the training curves of a run (every loss term and metric) as `curves.png`"

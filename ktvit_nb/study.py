@@ -9,15 +9,16 @@ from dataclasses import dataclass, asdict, replace, field
 from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
-from .core import InputError, atomic_path
+from .core import InputError, atomic_path, binarize
 from .data.datasets import find_cases, load_case, write_synth_dataset, fold_splits
 from .data.io import read_image
 from .losses import KT_VARIANTS
-from .metrics import case_metrics, bootstrap_ci
+from .metrics import bootstrap_ci
 
 # %% auto #0
-__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'FOLD_METRICS', 'StudyConfig', 'run_study', 'paired_summary',
-           'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study', 'run_folds', 'summarize_folds']
+__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'FOLD_METRICS', 'StudyConfig', 'run_study', 't_halfwidth',
+           'paired_summary', 'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study', 'run_folds',
+           'summarize_folds']
 
 # %% ../nbs/12_study.ipynb #bee61213
 @dataclass
@@ -80,11 +81,6 @@ def _units(cfg:StudyConfig, out:Path) -> list[dict]:
         units.append(dict(unit=f'seed{s}', seed=s, data=str(out/'data'/f'seed{s}'), splits=sp))
     return units
 
-# %% ../nbs/12_study.ipynb #36a87cf0
-def _score_case(prob, case, radius=None):
-    "The study's metrics of one case (inside its mask): `case_metrics` without the slower topology and distance scores"
-    return case_metrics(prob, case['label'], mask=case['mask'], radius=radius, topology=False)
-
 # %% ../nbs/12_study.ipynb #6d503ec7
 def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
     "Train the unit's H-net (variant None) or one L-net variant; returns its run folder"
@@ -103,20 +99,18 @@ def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
 
 def _score(cfg:StudyConfig, u:dict, runs:dict, done:set, log) -> list[dict]:
     "Rows of (unit, model, case) scores for the runs not yet scored"
-    from ktvit_nb.checkpoint import load_model
-    from ktvit_nb.infer import predict_volume
+    from ktvit_nb.infer import Predictor, score_cases
     todo = {m: r for m, r in runs.items() if (u['unit'], m) not in done}
     if not todo: return []
     cases = {c.name: c for c in find_cases(u['data'])}
-    models = {m: (load_model(r if m != 'hnet-on-lr' else runs['hnet']), 'lr' if m != 'hnet' else 'hr') for m, r in todo.items()}
+    preds = {m: Predictor(r if m != 'hnet-on-lr' else runs['hnet'], input_kind='lr' if m != 'hnet' else 'hr') for m, r in todo.items()}
+    contrast = next(iter(preds.values())).contrast   # the runs' inputs
+    radius = {cn: read_image(r).array for cn in cases if (r := cases[cn].extras.get('radius'))}
     rows = []
     for split in ('valid', 'test'):
-        for cn in u['splits'][split]:
-            c = load_case(cases[cn], lr_factor=cfg.lr_factor, contrast=next(iter(models.values()))[0].contrast)   # the runs' inputs
-            rad = cases[cn].extras.get('radius'); rad = read_image(rad).array if rad else None
-            for m, (net, inp) in models.items():
-                prob = predict_volume(net, c[inp], device='cpu')
-                rows.append(dict(unit=u['unit'], seed=u['seed'], model=m, split=split, case=cn, **_score_case(prob, c, rad)))
+        cs = [load_case(cases[cn], lr_factor=cfg.lr_factor, contrast=contrast) for cn in u['splits'][split]]
+        for m, p in preds.items():
+            rows += score_cases(p, cs, radius).assign(unit=u['unit'], seed=u['seed'], model=m, split=split).to_dict('records')
     log(f"[{u['unit']}] scored {len(todo)} model(s) on {len(u['splits']['valid']) + len(u['splits']['test'])} case(s)")
     return rows
 
@@ -168,6 +162,12 @@ def run_study(out, # study folder (created; an existing one with the same design
 # %% ../nbs/12_study.ipynb #6dcc1ad5
 SUMMARY_METRICS = ('dice', 'cldice', 'sensitivity', 'precision', 'ap')
 
+def t_halfwidth(x:pd.Series|pd.DataFrame, # one value per unit (a DataFrame: per column)
+               ):
+    "Half-width of the 95% t interval of the mean over units; NaN with fewer than two"
+    n = len(x)
+    return stats.t.ppf(0.975, n - 1) * x.std(ddof=1) / math.sqrt(n) if n > 1 else x.mean() * math.nan
+
 def paired_summary(df:pd.DataFrame, # `cases.csv` rows
                    reference:str='none', split:str='test', metrics=None,
                    exclude_below:float|None=None, # drop units where the model's or the reference's mean Dice is lower
@@ -186,8 +186,7 @@ def paired_summary(df:pd.DataFrame, # `cases.csv` rows
                 keep = (per.loc[m]['dice'] >= exclude_below) & (ref['dice'] >= exclude_below)
                 d = d[keep.reindex(d.index, fill_value=False)]
             n = len(d); mean = float(d.mean()) if n else math.nan
-            sd = float(d.std(ddof=1)) if n > 1 else math.nan
-            t = stats.t.ppf(0.975, n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+            sd, t = (float(d.std(ddof=1)), float(t_halfwidth(d))) if n > 1 else (math.nan, math.nan)
             _, b_lo, b_hi = bootstrap_ci(d, n=4000)   # percentile bootstrap over units (`metrics.bootstrap_ci`)
             rows.append(dict(model=m, metric=k, n_units=n, mean_diff=mean, t_lo=mean - t, t_hi=mean + t, boot_lo=b_lo,
                              boot_hi=b_hi, won=int((d > 0).sum()), lost=int((d < 0).sum()), sd=sd,
@@ -277,15 +276,15 @@ def run_folds(data, # a real data set (any `find_cases` layout)
               archs=('ktvit',), # architectures trained on every fold (`models.ARCHS`); the first is the reference
               folds:int=5, # K; the number of cases makes leave one out
               n_valid:int=2, # validation cases per fold (they choose the best epoch and the threshold)
-              tta:bool|None=None, # score with test-time augmentation (None: `infer.default_tta`, as `predict`)
-              overlap:float|None=None, # tile overlap of the scoring (None: `infer.default_overlap`, as `predict`)
+              tta:bool|None=None, # score with test-time augmentation (None: `PredictConfig.for_dims`, as `predict`)
+              overlap:float|None=None, # tile overlap of the scoring (None: `PredictConfig.for_dims`, as `predict`)
               log=print,
               **train, # `TrainConfig` fields shared by every run (`seed` seeds the folds and the weights)
              ) -> str:
     "Train every arch on every fold of `data` and score each fold's test cases at the run's validation threshold"
     from ktvit_nb.learner import train_teacher
-    from ktvit_nb.checkpoint import load_model, load_checkpoint
-    from ktvit_nb.infer import predict_volume, _on_grid, default_overlap, default_tta
+    from ktvit_nb.checkpoint import load_checkpoint
+    from ktvit_nb.infer import Predictor, PredictConfig, score_cases
     from ktvit_nb.metrics import roc_auc, dice
     out, cases = Path(out), {c.name: c for c in find_cases(data)}
     splits = fold_splits(list(cases), folds, n_valid, seed=train.get('seed', 0))
@@ -296,18 +295,14 @@ def run_folds(data, # a real data set (any `find_cases` layout)
             if ((df.fold == k) & (df.arch == arch)).any(): continue
             run, t0 = out/'runs'/f'fold{k}'/arch, time.perf_counter()
             train_teacher(data, run, resume=True, arch=arch, splits=sp, **train)
-            secs, net, rows = time.perf_counter() - t0, load_model(run/'best.pt'), []
-            ov, valid = default_overlap(net.spatial_dims) if overlap is None else overlap, load_checkpoint(run/'best.pt').get('threshold_dice')
-            aug = default_tta(net.spatial_dims) if tta is None else tta
-            for cn in sp['test']:
-                c = load_case(cases[cn], lr_factor=train.get('lr_factor'), contrast=net.contrast)   # on its own grid, as `predict` writes it
-                prob = _on_grid(lambda v: predict_volume(net, v, overlap=ov, tta=aug, device='cpu'), c[net.input_kind], c['spacing'], net.target_spacing)
-                rows.append(dict(fold=k, arch=arch, case=cn, threshold=net.threshold, valid_dice=valid, train_minutes=secs/60,
-                                 **case_metrics(prob, c['label'], threshold=net.threshold, mask=c['mask'], topology=False),
-                                 auc=roc_auc(prob, c['label'], c['mask']), dice_at_half=dice(prob >= 0.5, c['label'], c['mask'])))
-            df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
+            secs, pred = time.perf_counter() - t0, Predictor(run/'best.pt', PredictConfig(overlap=overlap, tta=tta))
+            test = [load_case(cases[cn], lr_factor=train.get('lr_factor'), contrast=pred.contrast) for cn in sp['test']]   # on its own grid, as `predict` writes it
+            more = lambda c, p: dict(auc=roc_auc(p, c['label'], c['mask']), dice_at_half=dice(binarize(p, 0.5), c['label'], c['mask']))
+            rows = score_cases(pred, test, extra=more).assign(fold=k, arch=arch, valid_dice=load_checkpoint(run/'best.pt').get('threshold_dice'),
+                                                            train_minutes=secs/60)
+            df = pd.concat([df, rows], ignore_index=True)
             with atomic_path(f) as t: df.to_csv(t, index=False)
-            log(f"fold {k} {arch}: test Dice {pd.DataFrame(rows).dice.mean():.4f} ({secs/60:.1f} min)")
+            log(f"fold {k} {arch}: test Dice {rows.dice.mean():.4f} at threshold {pred.threshold:g} ({secs/60:.1f} min)")
     return summarize_folds(out)
 
 def summarize_folds(out) -> str:
@@ -318,7 +313,7 @@ def summarize_folds(out) -> str:
     vs = ['valid_dice'] if 'valid_dice' in df else []   # older cases.csv files have no validation Dice
     for a in archs:
         per = df[df.arch == a].groupby('fold')[[*ms, *vs, 'threshold', 'train_minutes']].mean()
-        n = len(per); half = stats.t.ppf(0.975, n - 1) * per.std(ddof=1) / math.sqrt(n) if n > 1 else per.mean() * math.nan
+        half = t_halfwidth(per)
         t = pd.concat([100*per[ms + vs], per[['threshold', 'train_minutes']]], axis=1).map('{:.2f}'.format)
         t.loc['mean'] = [f"{100*v:.2f}" for v in per[ms + vs].mean()] + [f"{v:.2f}" for v in per[['threshold', 'train_minutes']].mean()]
         t.loc['95% t'] = [f"±{100*v:.2f}" for v in half[ms + vs]] + ['', '']

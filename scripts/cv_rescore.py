@@ -11,46 +11,44 @@ the fold's other validation image alone (`dice_cross`: out of sample, what decid
 
     python scripts/cv_rescore.py DATA CV_FOLDER OUT.csv [FOLDS N_VALID SEED [MODES]]   (OUT.csv: a new file)
 """
-import sys, time
+import sys
 import numpy as np, pandas as pd
 from pathlib import Path
-from ktvit_nb.core import InputError, atomic_path, check_output
+from ktvit_nb.core import InputError, atomic_path, check_output, binarize
 from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
-from ktvit_nb.checkpoint import load_model
-from ktvit_nb.infer import predict_volume
+from ktvit_nb.infer import Predictor, PredictConfig, score_cases
 from ktvit_nb.metrics import confusion, dice
 from ktvit_nb.models.baselines import best_dice_threshold
 data, out, dest = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 try: dest = check_output(dest, 'OUT.csv', inputs=[data, out])   # before any work: never over a file that exists
 except InputError as e: print(f"error: {e}", file=sys.stderr); sys.exit(2)
 folds, n_valid, seed = (int(v) for v in (sys.argv[4:7] or (5, 2, 0)))
-MODES = {'plain': {}, 'overlap0.5': dict(overlap=0.5), 'tta': dict(tta=True), 'tta+overlap0.5': dict(tta=True, overlap=0.5),
-         'tta+overlap0.75': dict(tta=True, overlap=0.75)}
+MODES = {'plain': dict(overlap=0, tta=False), 'overlap0.5': dict(overlap=0.5, tta=False), 'tta': dict(tta=True, overlap=0),
+         'tta+overlap0.5': dict(tta=True, overlap=0.5), 'tta+overlap0.75': dict(tta=True, overlap=0.75)}
 modes = sys.argv[7].split(',') if len(sys.argv) > 7 else ['plain', 'overlap0.5', 'tta']
 cases = {c.name: c for c in find_cases(data)}
 splits = fold_splits(list(cases), folds, n_valid, seed=seed)
 rows = []
 for k, sp in enumerate(splits):
     for arch in ('ktvit', 'unet'):
-        net = load_model(out/'runs'/f'fold{k}'/arch/'best.pt')
-        cs = {cn: load_case(cases[cn], contrast=net.contrast) for cn in sp['valid'] + sp['test']}
+        run = out/'runs'/f'fold{k}'/arch/'best.pt'
+        contrast = Predictor(run).contrast
+        cs = [load_case(cases[cn], contrast=contrast) for cn in sp['valid'] + sp['test']]
         for mode in modes:
-            probs, secs = {}, {}
-            for cn, c in cs.items():
-                t0 = time.perf_counter(); probs[cn] = predict_volume(net, c['hr'], device='cpu', **MODES[mode]); secs[cn] = time.perf_counter() - t0
-            pv = {cn: (probs[cn][cs[cn]['mask'] > 0], cs[cn]['label'][cs[cn]['mask'] > 0] > 0) for cn in sp['valid']}
+            pred, probs = Predictor(run, PredictConfig(**MODES[mode])), {}
+            tab = score_cases(pred, cs, extra=lambda c, p: probs.__setitem__(c['name'], p))   # Dice at the stored threshold, seconds
+            vc = [c for c in cs if c['name'] in sp['valid']]
+            pv = {c['name']: (probs[c['name']][c['mask'] > 0], c['label'][c['mask'] > 0] > 0) for c in vc}
             t_mode, _ = best_dice_threshold(np.concatenate([p for p, _ in pv.values()]), np.concatenate([g for _, g in pv.values()]))
-            for split in ('valid', 'test'):
-                for cn in sp[split]:
-                    c, p = cs[cn], probs[cn]
-                    others = [o for o in sp['valid'] if o != cn]
-                    t_cross = best_dice_threshold(*pv[others[0]])[0] if split == 'valid' and len(others) == 1 else np.nan
-                    cm = confusion(p >= net.threshold, c['label'], c['mask'])
-                    rows.append(dict(fold=k, arch=arch, split=split, case=cn, mode=mode, seconds=secs[cn], threshold=net.threshold,
-                                     dice=dice(p >= net.threshold, c['label'], c['mask']), dice_half=dice(p >= 0.5, c['label'], c['mask']),
-                                     threshold_mode=t_mode, dice_mode=dice(p >= t_mode, c['label'], c['mask']),
-                                     dice_cross=dice(p >= t_cross, c['label'], c['mask']) if not np.isnan(t_cross) else np.nan,
-                                     tp=cm.tp, fp=cm.fp, fn=cm.fn))
+            for c, r in zip(cs, tab.to_dict('records')):
+                cn, p = c['name'], probs[c['name']]; split = 'valid' if cn in sp['valid'] else 'test'
+                others = [o for o in sp['valid'] if o != cn]
+                t_cross = best_dice_threshold(*pv[others[0]])[0] if split == 'valid' and len(others) == 1 else np.nan
+                at = lambda t: dice(binarize(p, t), c['label'], c['mask'])
+                cm = confusion(pred.mask(p), c['label'], c['mask'])
+                rows.append(dict(fold=k, arch=arch, split=split, case=cn, mode=mode, seconds=r['seconds'], threshold=pred.threshold,
+                                 dice=r['dice'], dice_half=at(0.5), threshold_mode=t_mode, dice_mode=at(t_mode),
+                                 dice_cross=at(t_cross) if not np.isnan(t_cross) else np.nan, tp=cm.tp, fp=cm.fp, fn=cm.fn))
         print(k, arch, flush=True)
 df = pd.DataFrame(rows)
 with atomic_path(dest) as t: df.to_csv(t, index=False)
