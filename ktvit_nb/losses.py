@@ -13,7 +13,7 @@ from monai.losses import DiceLoss, DiceCELoss
 # %% auto #0
 __all__ = ['KL_DIRECTIONS', 'KT_FEATURES', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'bce_loss', 'dice_loss', 'dice_bce_loss',
            'task_loss', 'feature_mse', 'bernoulli_kl', 'KTConfig', 'kt_variant', 'standardise', 'term_weights',
-           'transfer_terms', 'transfer_loss', 'kt_loss', 'balance_scales']
+           'transfer_terms', 'transfer_loss', 'balance_scales']
 
 # %% ../nbs/03_losses.ipynb #ee059f26
 def bce_loss(logits:Tensor, # (B,1,*spatial) raw network output
@@ -175,30 +175,14 @@ def transfer_terms(student_logits:Tensor, # (B,1,*spatial) L-net logits
         terms['kl'] = bernoulli_kl(student_logits, teacher_logits, cfg.kl_direction, cfg.T)
     return terms
 
-def transfer_loss(student_logits:Tensor, student_feats:Mapping[str,Tensor], teacher_logits:Tensor|None,
-                  teacher_feats:Mapping[str,Tensor],
-                  cfg:KTConfig|None=None, # default: the paper's eq. 7
-                  scales:Mapping|None=None, # extra factor per term (from `balance_scales`), default 1
-                 ) -> tuple[Tensor, dict]:
-    "The knowledge-transfer part of eq. 7, `sum_i w_i MSE_i + w KL`, and its unweighted terms (detached)"
-    cfg = cfg or KTConfig()
-    terms = transfer_terms(student_logits, student_feats, teacher_logits, teacher_feats, cfg)
-    w, scales = term_weights(cfg, list(student_feats)), scales or {}
-    total = student_logits.new_zeros(())
-    for k, v in terms.items():
-        if w[k]: total = total + w[k] * scales.get(k, 1.) * v
-    return total, {k: v.detach() for k,v in terms.items()}
-
-def kt_loss(student_logits:Tensor, student_feats:Mapping[str,Tensor], teacher_logits:Tensor|None,
-            teacher_feats:Mapping[str,Tensor],
-            target:Tensor, # (B,1,*spatial) 0/1 labels
-            task:str|Callable='bce', # task loss name (see `task_loss`) or function
-            cfg:KTConfig|None=None, # default: the paper's weights
-           ) -> tuple[Tensor, dict]:
-    "Total KT-ViT loss of eq. 7, task loss plus `transfer_loss`, and its detached terms {'task', 'mse_<level>', 'kl'}"
-    t = task_loss(task)(student_logits, target)
-    tl, terms = transfer_loss(student_logits, student_feats, teacher_logits, teacher_feats, cfg)
-    return t + tl, {'task': t.detach(), **terms}
+# %% ../nbs/03_losses.ipynb #5b7e0c21
+def transfer_loss(terms:Mapping[str,Tensor], # unweighted transfer terms, by name (`transfer_terms`)
+                  weights:Mapping[str,float], # their weights w_i and w (`term_weights`)
+                  scales:Mapping[str,float]|None=None, # extra factor per term (`balance_scales`), default 1
+                 ) -> Tensor:
+    "The knowledge-transfer part of eq. 7, `sum_i w_i MSE_i + w KL`: the terms of nonzero weight, weighted and summed"
+    scales = scales or {}
+    return sum(weights[k] * scales.get(k, 1.) * v for k,v in terms.items() if weights[k])
 
 # %% ../nbs/03_losses.ipynb #fa3f7c3e
 def balance_scales(task:Tensor, # the task loss of one batch, with its graph
