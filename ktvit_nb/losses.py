@@ -25,10 +25,9 @@ def bce_loss(logits:Tensor, # (B,1,*spatial) raw network output
 # %% ../nbs/03_losses.ipynb #9769fb3c
 def dice_loss(logits:Tensor, # (B,1,*spatial) raw network output
               target:Tensor, # same shape, 0/1 vessel labels
-              smooth:float=1., # added to numerator and denominator
              ) -> Tensor:
-    "Soft Dice loss `1 - (2|P.T| + s)/(|P| + |T| + s)` per sample, averaged over the batch (MONAI's `DiceLoss`)"
-    return DiceLoss(sigmoid=True, smooth_nr=smooth, smooth_dr=smooth)(logits, target.to(logits.dtype))
+    "Soft Dice loss `1 - (2|P.T| + 1)/(|P| + |T| + 1)` per sample, averaged over the batch (MONAI's `DiceLoss`)"
+    return DiceLoss(sigmoid=True, smooth_nr=1., smooth_dr=1.)(logits, target.to(logits.dtype))
 
 def dice_bce_loss(logits:Tensor, target:Tensor) -> Tensor:
     "Sum of `bce_loss` and `dice_loss` (MONAI's `DiceCELoss`, which takes the binary cross entropy for one channel)"
@@ -40,7 +39,6 @@ _TASK_LOSSES = dict(bce=bce_loss, dice=dice_loss, dice_bce=dice_bce_loss)
 def task_loss(name:str, # 'bce' (the paper's), 'dice' or 'dice_bce'
              ) -> Callable[[Tensor, Tensor], Tensor]:
     "The task loss function called `name`"
-    if callable(name): return name
     if name not in _TASK_LOSSES: raise ValueError(f"unknown task loss {name!r}; choose one of {', '.join(_TASK_LOSSES)}")
     return _TASK_LOSSES[name]
 
