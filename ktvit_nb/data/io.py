@@ -269,14 +269,6 @@ def save_image(array:np.ndarray, # 2D (H, W) or 3D (X, Y, Z) array to write
     else: _write_png(array, path)
     return path
 
-# %% ../../nbs/01a_data.io.ipynb #ee9cb71a
-def _rot_affine(spacing=(0.5, 0.8, 2.0), origin=(10., -20., 5.), angle=0.3, flip=True):
-    "A test affine: rotation about Z, optional flip of the first axis, anisotropic spacing, an origin"
-    c, s = np.cos(angle), np.sin(angle)
-    r = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.]]) @ np.diag([-1. if flip else 1., 1., 1.])
-    a = np.eye(4); a[:3, :3] = r @ np.diag(spacing); a[:3, 3] = origin
-    return a
-
 # %% ../../nbs/01a_data.io.ipynb #3c4d6ea0
 def check_label(img, # `Image` or array holding a binary label
                 name=None, # file name for the error (default: the Image's path)
