@@ -167,11 +167,8 @@ def roc_auc(prob:np.ndarray, # vessel probabilities (or any scores)
     npos = int(np.count_nonzero(y))
     return float(skm.roc_auc_score(y, s)) if 0 < npos < y.size else math.nan
 
-def average_precision(prob:np.ndarray, # vessel probabilities (or any scores)
-                      gt:np.ndarray, # ground-truth mask
-                      mask:np.ndarray|None=None, # optional region to score
-                     ) -> float:
-    "Average precision: sum over thresholds of (recall increase) x precision"
+def average_precision(prob, gt, mask=None) -> float:
+    "Average precision: sum over thresholds of (recall increase) x precision (arguments as `roc_auc`)"
     s, y = _scores(prob, gt, mask)
     return float(skm.average_precision_score(y, s)) if np.any(y) else math.nan
 
