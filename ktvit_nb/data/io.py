@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01a_data.io.ipynb #e5536571
 from __future__ import annotations
-import os, json, shutil, tempfile, warnings
+import os, json, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
