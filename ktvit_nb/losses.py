@@ -13,7 +13,7 @@ from monai.losses import DiceLoss, DiceCELoss
 # %% auto #0
 __all__ = ['KL_DIRECTIONS', 'KT_FEATURES', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'bce_loss', 'dice_loss', 'dice_bce_loss',
            'task_loss', 'feature_mse', 'bernoulli_kl', 'KTConfig', 'kt_variant', 'standardise', 'term_weights',
-           'transfer_terms', 'transfer_loss', 'kt_loss', 'balance_scales']
+           'transfer_terms', 'transfer_loss', 'balance_scales']
 
 # %% ../nbs/03_losses.ipynb #ee059f26
 def bce_loss(logits:Tensor, # (B,1,*spatial) raw network output
@@ -25,10 +25,9 @@ def bce_loss(logits:Tensor, # (B,1,*spatial) raw network output
 # %% ../nbs/03_losses.ipynb #9769fb3c
 def dice_loss(logits:Tensor, # (B,1,*spatial) raw network output
               target:Tensor, # same shape, 0/1 vessel labels
-              smooth:float=1., # added to numerator and denominator
              ) -> Tensor:
-    "Soft Dice loss `1 - (2|P.T| + s)/(|P| + |T| + s)` per sample, averaged over the batch (MONAI's `DiceLoss`)"
-    return DiceLoss(sigmoid=True, smooth_nr=smooth, smooth_dr=smooth)(logits, target.to(logits.dtype))
+    "Soft Dice loss `1 - (2|P.T| + 1)/(|P| + |T| + 1)` per sample, averaged over the batch (MONAI's `DiceLoss`)"
+    return DiceLoss(sigmoid=True, smooth_nr=1., smooth_dr=1.)(logits, target.to(logits.dtype))
 
 def dice_bce_loss(logits:Tensor, target:Tensor) -> Tensor:
     "Sum of `bce_loss` and `dice_loss` (MONAI's `DiceCELoss`, which takes the binary cross entropy for one channel)"
@@ -40,7 +39,6 @@ _TASK_LOSSES = dict(bce=bce_loss, dice=dice_loss, dice_bce=dice_bce_loss)
 def task_loss(name:str, # 'bce' (the paper's), 'dice' or 'dice_bce'
              ) -> Callable[[Tensor, Tensor], Tensor]:
     "The task loss function called `name`"
-    if callable(name): return name
     if name not in _TASK_LOSSES: raise ValueError(f"unknown task loss {name!r}; choose one of {', '.join(_TASK_LOSSES)}")
     return _TASK_LOSSES[name]
 
@@ -175,30 +173,14 @@ def transfer_terms(student_logits:Tensor, # (B,1,*spatial) L-net logits
         terms['kl'] = bernoulli_kl(student_logits, teacher_logits, cfg.kl_direction, cfg.T)
     return terms
 
-def transfer_loss(student_logits:Tensor, student_feats:Mapping[str,Tensor], teacher_logits:Tensor|None,
-                  teacher_feats:Mapping[str,Tensor],
-                  cfg:KTConfig|None=None, # default: the paper's eq. 7
-                  scales:Mapping|None=None, # extra factor per term (from `balance_scales`), default 1
-                 ) -> tuple[Tensor, dict]:
-    "The knowledge-transfer part of eq. 7, `sum_i w_i MSE_i + w KL`, and its unweighted terms (detached)"
-    cfg = cfg or KTConfig()
-    terms = transfer_terms(student_logits, student_feats, teacher_logits, teacher_feats, cfg)
-    w, scales = term_weights(cfg, list(student_feats)), scales or {}
-    total = student_logits.new_zeros(())
-    for k, v in terms.items():
-        if w[k]: total = total + w[k] * scales.get(k, 1.) * v
-    return total, {k: v.detach() for k,v in terms.items()}
-
-def kt_loss(student_logits:Tensor, student_feats:Mapping[str,Tensor], teacher_logits:Tensor|None,
-            teacher_feats:Mapping[str,Tensor],
-            target:Tensor, # (B,1,*spatial) 0/1 labels
-            task:str|Callable='bce', # task loss name (see `task_loss`) or function
-            cfg:KTConfig|None=None, # default: the paper's weights
-           ) -> tuple[Tensor, dict]:
-    "Total KT-ViT loss of eq. 7, task loss plus `transfer_loss`, and its detached terms {'task', 'mse_<level>', 'kl'}"
-    t = task_loss(task)(student_logits, target)
-    tl, terms = transfer_loss(student_logits, student_feats, teacher_logits, teacher_feats, cfg)
-    return t + tl, {'task': t.detach(), **terms}
+# %% ../nbs/03_losses.ipynb #5b7e0c21
+def transfer_loss(terms:Mapping[str,Tensor], # unweighted transfer terms, by name (`transfer_terms`)
+                  weights:Mapping[str,float], # their weights w_i and w (`term_weights`)
+                  scales:Mapping[str,float]|None=None, # extra factor per term (`balance_scales`), default 1
+                 ) -> Tensor:
+    "The knowledge-transfer part of eq. 7, `sum_i w_i MSE_i + w KL`: the terms of nonzero weight, weighted and summed"
+    scales = scales or {}
+    return sum(weights[k] * scales.get(k, 1.) * v for k,v in terms.items() if weights[k])
 
 # %% ../nbs/03_losses.ipynb #fa3f7c3e
 def balance_scales(task:Tensor, # the task loss of one batch, with its graph

@@ -167,11 +167,8 @@ def roc_auc(prob:np.ndarray, # vessel probabilities (or any scores)
     npos = int(np.count_nonzero(y))
     return float(skm.roc_auc_score(y, s)) if 0 < npos < y.size else math.nan
 
-def average_precision(prob:np.ndarray, # vessel probabilities (or any scores)
-                      gt:np.ndarray, # ground-truth mask
-                      mask:np.ndarray|None=None, # optional region to score
-                     ) -> float:
-    "Average precision: sum over thresholds of (recall increase) x precision"
+def average_precision(prob, gt, mask=None) -> float:
+    "Average precision: sum over thresholds of (recall increase) x precision (arguments as `roc_auc`)"
     s, y = _scores(prob, gt, mask)
     return float(skm.average_precision_score(y, s)) if np.any(y) else math.nan
 
@@ -228,10 +225,9 @@ def bootstrap_ci(values, # one value per case
     return float(v.mean()), float(ci.low), float(ci.high)
 
 def summarize(df:pd.DataFrame, # one row per case, one column per metric
-              n:int=2000, alpha:float=0.05, seed:int=0, # see `bootstrap_ci`
              ) -> pd.DataFrame:
-    "Mean and bootstrap confidence interval of every numeric column: one row per metric"
-    rows = {c: (*bootstrap_ci(df[c], n, alpha, seed), int(np.isfinite(df[c].astype(float)).sum()))
+    "Mean and 95% bootstrap confidence interval (`bootstrap_ci`'s defaults) of every numeric column: one row per metric"
+    rows = {c: (*bootstrap_ci(df[c]), int(np.isfinite(df[c].astype(float)).sum()))
             for c in df.select_dtypes('number').columns}
     return pd.DataFrame.from_dict(rows, orient='index', columns=['mean', 'ci_lo', 'ci_hi', 'n'])
 

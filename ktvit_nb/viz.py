@@ -202,7 +202,6 @@ def _loss_style(col:str, kt:bool, k:int) -> dict:
     return dict(label=f"{col} (train)" if kt else col, lw=1, color=f"C{4 + k % 6}")   # C0-C3 are taken above
 
 def plot_curves(history, # DataFrame or path of a CSV training history
-                losses:list|None=None, # loss columns; default: names with 'loss' or a loss prefix
                 size:float=4., # inches per panel (the learning-rate panel is narrower)
                ) -> Figure:
     "Training curves: losses on a log axis, metrics on a linear one, the learning rate on its own"
@@ -216,7 +215,7 @@ def plot_curves(history, # DataFrame or path of a CSV training history
     num = [c for c in df.columns if c not in ('epoch', 'time') and df[c].notna().any()]
     if not num: raise InputError('history', f"no numeric columns to plot (columns: {list(history.columns)})")
     lr_cols = [c for c in num if _is_lr(c)]
-    loss_cols = [c for c in num if _is_loss(c) and c not in lr_cols] if losses is None else list(losses)
+    loss_cols = [c for c in num if _is_loss(c) and c not in lr_cols]
     metric_cols = [c for c in num if c not in loss_cols and c not in lr_cols]
     kt = 'task_loss' in loss_cols
     panels = [p for p in (('losses', loss_cols), ('metrics', metric_cols), ('learning rate', lr_cols)) if p[1]]

@@ -9,7 +9,7 @@ from fastai.callback.core import Callback
 from fastai.callback.hook import Hooks
 from fastai.callback.training import GradientAccumulation
 from fastai.learner import Metric
-from ..losses import KTConfig, term_weights, transfer_terms, balance_scales
+from ..losses import KTConfig, term_weights, transfer_terms, transfer_loss, balance_scales
 
 # %% auto #0
 __all__ = ['KT_LEVELS', 'freeze', 'feature_modules', 'KnowledgeTransfer']
@@ -89,10 +89,9 @@ class KnowledgeTransfer(Callback):
         if self.cfg.balance and self.scales is None:
             params = [p for p in self.learn.model.parameters() if p.requires_grad]
             self.scales = balance_scales(self.loss_grad, terms, self.weights, params, self.cfg.balance)
-        extra = sum(self.weights[k] * (self.scales or {}).get(k, 1.) * v for k,v in terms.items() if self.weights[k])
         for k,v in {'task': self.loss_grad, **terms}.items(): self.sums[k] = self.sums.get(k, 0.) + float(v.detach())
         self.count += 1
-        self.learn.loss_grad = self.loss_grad + extra
+        self.learn.loss_grad = self.loss_grad + transfer_loss(terms, self.weights, self.scales)
         self.learn.loss = self.learn.loss_grad.detach().clone()
 
     def after_fit(self):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/01a_data.io.ipynb #e5536571
 from __future__ import annotations
-import os, json, shutil, tempfile, warnings
+import os, json, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -67,15 +67,11 @@ def shared_data_dir():
     return None
 
 # %% ../../nbs/01a_data.io.ipynb #b8e157c6
-def to_gray(a:np.ndarray, # (..., C) array with C = 3 or 4 channels last
-            rgb:str='green', # 'green' or 'luma'
+def to_gray(a:np.ndarray, # (..., C) array with C = 3 or 4 channels last (RGB or RGBA)
            ) -> np.ndarray:
-    "Reduce an RGB(A) array to one channel by the `rgb` rule"
-    a = a[..., :3]
-    if (a[..., 0] == a[..., 1]).all() and (a[..., 0] == a[..., 2]).all(): return np.ascontiguousarray(a[..., 0])
-    if rgb == 'green': return np.ascontiguousarray(a[..., 1])
-    if rgb == 'luma': return (a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
-    raise ValueError(f"rgb must be 'green' or 'luma', not {rgb!r}")
+    "The green channel of an RGB(A) array"
+    if a.shape[-1] not in (3, 4): raise ValueError(f"expected 3 or 4 colour channels (RGB or RGBA), got {a.shape[-1]}")
+    return np.ascontiguousarray(a[..., 1])
 
 # %% ../../nbs/01a_data.io.ipynb #3ed60ca0
 _LPS = np.diag([-1., -1., 1., 1.])
@@ -106,12 +102,12 @@ def _affine_to_itk(affine, d):
     sp = np.linalg.norm(m[:d, :d], axis=0)
     return tuple(sp), tuple(m[:d, 3]), tuple((m[:d, :d] / sp).ravel())
 
-def _read_itk(path, rgb):
+def _read_itk(path):
     import SimpleITK as sitk
     im = sitk.ReadImage(str(path))
     d = im.GetDimension()
     arr = sitk.GetArrayFromImage(im)   # (Z, Y, X[, C]) or (Y, X[, C])
-    if im.GetNumberOfComponentsPerPixel() > 1: arr = to_gray(arr, rgb)
+    if im.GetNumberOfComponentsPerPixel() > 1: arr = to_gray(arr)
     if d == 3: arr = arr.transpose(2, 1, 0)
     elif d != 2: raise InputError(path, f"is {d}D; ktvit_nb reads 2D images and 3D volumes")
     meta = dict(spacing=im.GetSpacing(), origin=im.GetOrigin(), direction=im.GetDirection(),
@@ -140,14 +136,14 @@ def _tiff_spacing(tf, page):
     z = ij.get('spacing')
     return tuple(float(v) * scale if v else 1. for v in (x, y, z))
 
-def _read_tiff(path, rgb):
+def _read_tiff(path):
     import tifffile
     with tifffile.TiffFile(str(path)) as tf:
         s = tf.series[0]; arr = s.asarray(); axes = s.axes
         meta = dict(imagej=tf.imagej_metadata, shaped=(tf.shaped_metadata or [None])[0])
         page = tf.pages[0]
         if 'S' in axes and arr.shape[axes.index('S')] > 1:
-            arr = to_gray(np.moveaxis(arr, axes.index('S'), -1), rgb); axes = axes.replace('S', '')
+            arr = to_gray(np.moveaxis(arr, axes.index('S'), -1)); axes = axes.replace('S', '')
         keep = [i for i, (a, n) in enumerate(zip(axes, arr.shape)) if n > 1 or a in 'XY']
         arr = arr.reshape([arr.shape[i] for i in keep])
         spacing = _tiff_spacing(tf, page)
@@ -160,14 +156,14 @@ def _read_tiff(path, rgb):
     aff = np.asarray(saved, np.float64) if saved is not None else np.eye(4)
     return arr, aff, meta, 'image2d'
 
-def _read_pil(path, rgb):
+def _read_pil(path):
     from PIL import Image as PImage
     with PImage.open(str(path)) as im:
         mode = im.mode
         if mode == 'P': im = im.convert('RGBA' if 'transparency' in im.info else 'RGB')
         arr = np.asarray(im)
     if arr.dtype == bool: arr = arr.astype(np.uint8)
-    if arr.ndim == 3: arr = to_gray(arr, rgb)
+    if arr.ndim == 3: arr = to_gray(arr)
     return np.ascontiguousarray(arr), np.eye(4), dict(mode=mode)
 
 # %% ../../nbs/01a_data.io.ipynb #0f949c64
@@ -181,7 +177,6 @@ def _check_dims(arr, path):
     return arr
 
 def read_image(path, # image file: .nii(.gz), .mha/.mhd, .nrrd/.nhdr, .tif/.tiff, .png, .gif, .jpg
-               *, rgb:str='green', # how to reduce colour images: 'green' channel or ITU-R 601 'luma'
               ) -> Image:
     "Read an image or volume with its geometry; every bad input is an `InputError` naming the file"
     path = Path(path); suf = image_suffix(path)
@@ -191,9 +186,9 @@ def read_image(path, # image file: .nii(.gz), .mha/.mhd, .nrrd/.nhdr, .tif/.tiff
     kind = _SUFFIXES[suf]
     try:
         if kind == 'nifti': arr, aff, meta = _read_nifti(path); fmt = 'nifti'
-        elif kind in ('mha', 'nrrd'): arr, aff, meta = _read_itk(path, rgb); fmt = kind
-        elif kind == 'tiff': arr, aff, meta, fmt = _read_tiff(path, rgb)
-        else: arr, aff, meta = _read_pil(path, rgb); fmt = 'image2d'
+        elif kind in ('mha', 'nrrd'): arr, aff, meta = _read_itk(path); fmt = kind
+        elif kind == 'tiff': arr, aff, meta, fmt = _read_tiff(path)
+        else: arr, aff, meta = _read_pil(path); fmt = 'image2d'
     except InputError: raise
     except Exception as e:
         raise InputError(path, f"cannot be read as {kind} (truncated, corrupt or not an image?): "
@@ -273,14 +268,6 @@ def save_image(array:np.ndarray, # 2D (H, W) or 3D (X, Y, Z) array to write
     elif suf in ('.jpg', '.jpeg'): raise InputError(path, "JPEG is lossy; save labels and images as .png, .tif or .nii.gz")
     else: _write_png(array, path)
     return path
-
-# %% ../../nbs/01a_data.io.ipynb #ee9cb71a
-def _rot_affine(spacing=(0.5, 0.8, 2.0), origin=(10., -20., 5.), angle=0.3, flip=True):
-    "A test affine: rotation about Z, optional flip of the first axis, anisotropic spacing, an origin"
-    c, s = np.cos(angle), np.sin(angle)
-    r = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1.]]) @ np.diag([-1. if flip else 1., 1., 1.])
-    a = np.eye(4); a[:3, :3] = r @ np.diag(spacing); a[:3, 3] = origin
-    return a
 
 # %% ../../nbs/01a_data.io.ipynb #3c4d6ea0
 def check_label(img, # `Image` or array holding a binary label

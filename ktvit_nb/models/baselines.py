@@ -6,6 +6,7 @@
 from __future__ import annotations
 import numpy as np, torch, torch.nn as nn
 from .blocks import check_input, nearest_valid
+from ..core import binarize
 
 # %% auto #0
 __all__ = ['UNET_PRESETS', 'UNETR_PRESETS', 'Baseline', 'unet', 'unetr', 'best_dice_threshold', 'FrangiClassifier']
@@ -101,10 +102,8 @@ def best_dice_threshold(score:np.ndarray, # per-voxel scores, any shape
 class FrangiClassifier:
     "Frangi vesselness + one Dice-optimal threshold learned from labelled images"
     def __init__(self, sigmas=(1, 2, 3), # vessel radii to look for, in voxels
-                 alpha:float=0.5, beta:float=0.5, # Frangi's plate-vs-line and blob-vs-line sensitivities
-                 gamma:float|None=None, # structureness sensitivity; None = half the maximum Hessian norm
                 ):
-        self.sigmas, self.alpha, self.beta, self.gamma = tuple(sigmas), alpha, beta, gamma
+        self.sigmas = tuple(sigmas)
         self.threshold_ = self.train_dice_ = None
 
     def vesselness(self, image:np.ndarray) -> np.ndarray:
@@ -112,8 +111,7 @@ class FrangiClassifier:
         from skimage.filters import frangi
         from ktvit_nb.data.datasets import normalize_intensity   # the package's normaliser, as the networks see their inputs
         img = normalize_intensity(image)
-        return frangi(img, sigmas=self.sigmas, alpha=self.alpha, beta=self.beta, gamma=self.gamma,
-                      black_ridges=False).astype(np.float32)
+        return frangi(img, sigmas=self.sigmas, black_ridges=False).astype(np.float32)
 
     def fit(self, images, # sequence of 2D/3D arrays
             labels, # matching binary masks
@@ -132,4 +130,4 @@ class FrangiClassifier:
     def predict(self, image:np.ndarray) -> np.ndarray:
         "Binary vessel mask (bool, same shape as `image`)"
         if self.threshold_ is None: raise RuntimeError("FrangiClassifier is not fitted; call fit(images, labels) first")
-        return self.vesselness(image) >= self.threshold_
+        return binarize(self.vesselness(image), self.threshold_)

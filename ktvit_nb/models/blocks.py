@@ -56,10 +56,8 @@ def check_input(x:torch.Tensor, # network input (B, C, *spatial)
 class ConvBNReLU(nn.Sequential):
     "3x3(x3) convolution -> batch norm -> ReLU, size-preserving"
     def __init__(self, spatial_dims:int, # 2 or 3
-                 in_channels:int, out_channels:int,
-                 kernel_size:int=3, # odd kernel size; padding keeps the spatial size
-                ):
-        super().__init__(conv_nd(spatial_dims, in_channels, out_channels, kernel_size, padding=kernel_size//2, bias=False),
+                 in_channels:int, out_channels:int):
+        super().__init__(conv_nd(spatial_dims, in_channels, out_channels, 3, padding=1, bias=False),
                          bn_nd(spatial_dims, out_channels), nn.ReLU(inplace=True))
 
 # %% ../../nbs/02_models.blocks.ipynb #777b0a26

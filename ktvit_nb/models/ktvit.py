@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch, torch.nn as nn
 from .blocks import *
 from .blocks import maxpool_nd, conv_nd
+from ..core import to_plain
 
 # %% auto #0
 __all__ = ['KTViTConfig', 'KTViT', 'count_params']
@@ -51,10 +52,7 @@ class KTViTConfig:
 
     def to_dict(self) -> dict:
         "Plain JSON-able dict of every field"
-        d = dataclasses.asdict(self); d['channels'] = list(self.channels); return d
-
-    @classmethod
-    def from_dict(cls, d:dict) -> KTViTConfig: return cls(**d)
+        return to_plain(dataclasses.asdict(self))
 
     @classmethod
     def preset(cls, name:str, # 'paper', 'small' or 'tiny'
@@ -66,9 +64,9 @@ class KTViTConfig:
 # %% ../../nbs/02a_models.ktvit.ipynb #0637142c
 class KTViT(nn.Module):
     "Multi-scale vision transformer: conv stem, three transformer encoders at three scales, lightweight decoder"
-    def __init__(self, config:KTViTConfig|None=None, **kwargs):
+    def __init__(self, config:KTViTConfig):
         super().__init__()
-        c = config if config is not None else KTViTConfig(**kwargs)
+        c = config
         self.config, self.reduction = c.to_dict(), c.reduction # the network's one config: a plain dict (`create_model` adds arch and preset)
         sd, P = c.spatial_dims, c.patch_size
         ch = c.channels if c.conv_embed else (c.channels[0],) * 3
