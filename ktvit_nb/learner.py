@@ -78,14 +78,13 @@ def seg_learner(dls, # DataLoaders from `make_dataloaders`
 @patch
 def fit_cosine(self:Learner, n_epoch:int, # total epochs of the run
                lr:float|None=None, # initial (peak) learning rate (default: the learner's)
-               eta_min:float=0., # final learning rate
                start_epoch:int=0, # first epoch to run (resuming)
                warmup:float=0., # share of the run ramping linearly from lr/100 to lr before the cosine
                cbs=None):
-    "Fit with the learning rate annealed from `lr` to `eta_min` on a cosine over all `n_epoch` epochs (after `warmup`)"
+    "Fit with the learning rate annealed from `lr` to 0 on a cosine over all `n_epoch` epochs (after `warmup`)"
     lr = self.lr if lr is None else lr
     if not 0 <= warmup < 1: raise ValueError(f"warmup must be in [0, 1), got {warmup}")
-    sched = combine_scheds([warmup, 1-warmup], [SchedLin(lr/100, lr), SchedCos(lr, eta_min)]) if warmup else SchedCos(lr, eta_min)
+    sched = combine_scheds([warmup, 1-warmup], [SchedLin(lr/100, lr), SchedCos(lr, 0.)]) if warmup else SchedCos(lr, 0.)
     self.fit(n_epoch, lr, cbs=[ParamScheduler({'lr': sched}), *(cbs or [])], start_epoch=start_epoch)
 
 # %% ../nbs/05a_learner.ipynb #66540eb8
