@@ -239,8 +239,8 @@ def resample(a:np.ndarray, # image, label or mask
             ) -> np.ndarray:
     "`a` resampled linearly onto `shape` (float32, or binary for a label); `a` itself when it has that shape"
     if tuple(a.shape) == tuple(shape): return a
-    from ktvit_nb.data.synth import _resize
-    y = _resize(np.asarray(a, np.float32), tuple(shape), order=1)
+    from ktvit_nb.data.synth import resize
+    y = resize(np.asarray(a, np.float32), tuple(shape), order=1)
     return (y >= 0.5).astype(a.dtype) if label else y
 
 # %% ../../nbs/01b_data.datasets.ipynb #3d345e44
