@@ -12,7 +12,8 @@ from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
 from .checkpoint import TrainedNet, load_model, default_patch
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
-from .data.datasets import CONTRASTS, find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
+from .data.cases import find_cases, image_file as _one, with_spacing as _with_spacing
+from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom
 
 # %% auto #0
 __all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',

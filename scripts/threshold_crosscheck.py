@@ -7,7 +7,8 @@ Rebuilds the folds as `ktvit cv` made them (5 folds, 2 validation cases, seed 0)
 import sys, numpy as np, pandas as pd
 from pathlib import Path
 from ktvit_nb.core import InputError, atomic_path, check_output
-from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
+from ktvit_nb.data.cases import find_cases, load_case
+from ktvit_nb.data.splits import fold_splits
 from ktvit_nb.checkpoint import load_model
 from ktvit_nb.infer import predict_volume
 from ktvit_nb.models.baselines import best_dice_threshold
