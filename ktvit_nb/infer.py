@@ -13,7 +13,7 @@ from .core import InputError, binarize, default_device, resolve_device, check_nu
 from .checkpoint import TrainedNet, load_model, default_patch
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.cases import find_cases, image_file as _one, with_spacing as _with_spacing
-from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom
+from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom, lr_factor_for
 
 # %% auto #0
 __all__ = ['model_patch_size', 'tta_transforms', 'predict_volume', 'CaseInput', 'find_inputs', 'load_models', 'train_spacing',
@@ -301,7 +301,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         x = normalize_intensity(img.array, mask, contrast=nets[0].contrast)
         if simulate:
             from ktvit_nb.data.synth import degrade
-            x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)
+            x = np.clip(degrade(x, lr_factor_for(c.lr_factor, lr_factor)), 0, 1).astype(np.float32)
         prob = _on_grid(ensemble, x, geo.spacing, target)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1
