@@ -446,8 +446,7 @@ class TimeBudget(Callback):
 # %% ../nbs/11_bench.ipynb #e3fdf5f4
 def _budget_run(arch, seconds, data, cfg, dev) -> dict:
     "Train `arch` with `cfg`'s recipe for `seconds` of wall-clock time; its whole-volume validation Dice"
-    from ktvit_nb.data.datasets import make_dataloaders
-    from ktvit_nb.learner import seg_learner
+    from ktvit_nb.learner import seg_learner, make_dataloaders
     from ktvit_nb.infer import choose_threshold
     set_seed(cfg.seed); patch = tuple(cfg.patch_size)
     dls = make_dataloaders(data, patch_size=patch, bs=cfg.bs, n_per_case=cfg.n_per_case, seed=cfg.seed, device=dev)
@@ -473,7 +472,7 @@ def quality_per_compute(budgets_min=(2, 5, 10), # training budgets, minutes of w
                        ) -> pd.DataFrame:
     "The validation Dice each arch reaches after training for each budget with one recipe: one row per (arch, budget)"
     from ktvit_nb.demo import DemoConfig, QUICK
-    from ktvit_nb.data.datasets import write_synth_dataset
+    from ktvit_nb.data.synth_dataset import write_synth_dataset
     cfg, unit = cfg or (QUICK if quick else DemoConfig()), 1 if quick else 60
     dev = torch.device(device) if device else default_device()
     log = print if verbose else (lambda *a, **k: None)

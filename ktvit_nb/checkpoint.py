@@ -11,7 +11,7 @@ import torch, torch.nn as nn
 from .core import InputError, atomic_path, to_plain
 from .losses import _TASK_LOSSES
 from .models import ARCHS, PRESETS, create_model, model_config
-from .data.datasets import CONTRASTS
+from .data.preprocess import CONTRASTS
 
 # %% auto #0
 __all__ = ['RECIPES', 'RECIPE_FIELDS', 'AUGMENTS', 'TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet',

@@ -35,7 +35,7 @@ def _synth_args(a):
     return shape, dims
 
 def _synth(a):
-    from ktvit_nb.data.datasets import write_synth_dataset
+    from ktvit_nb.data.synth_dataset import write_synth_dataset
     shape, dims = _synth_args(a)
     t0 = time.perf_counter()
     paths = write_synth_dataset(a.out, a.n, shape, seed=a.seed, dims=dims)
@@ -48,7 +48,7 @@ def summarize_dataset(data, # folder in the package layout
                      ):
     "One row per case: shape, spacing, vessel fraction, radius range and PSNR of LR against HR"
     import numpy as np, pandas as pd
-    from ktvit_nb.data.datasets import find_cases
+    from ktvit_nb.data.cases import find_cases
     from ktvit_nb.data.io import read_image
     from ktvit_nb.data.synth import psnr
     rows = []
@@ -84,7 +84,8 @@ def _check_patch(arch, preset, patch, dims, data):
 
 def _train_args(a, teacher_ck=None):
     "Check the arguments of `train-teacher`/`train-student` and the data set's layout before any case is read"
-    from ktvit_nb.data.datasets import find_cases, _as_spacing
+    from ktvit_nb.data.cases import find_cases
+    from ktvit_nb.data.preprocess import as_spacing as _as_spacing
     from ktvit_nb.data.io import read_image
     for n, lo, op in (('epochs', 1, False), ('bs', 1, False), ('n_per_case', 1, False), ('lr', 0, True), ('wd', 0, False),
                       ('seed', 0, False), ('lr_factor', 1, False)):

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import atomic_path, set_seed, binarize
 from .checkpoint import load_model
-from .data.datasets import write_synth_dataset, find_cases, load_case
+from .data.synth_dataset import write_synth_dataset
+from .data.cases import find_cases, load_case
 from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import Predictor, score_cases

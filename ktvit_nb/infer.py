@@ -14,7 +14,8 @@ from .checkpoint import TrainedNet, load_model, default_patch
 from .metrics import case_metrics, dice
 from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
-from .data.datasets import CONTRASTS, find_cases, normalize_intensity, _one, _with_spacing, resample, spaced_shape, check_zoom
+from .data.cases import find_cases, image_file, with_spacing
+from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom, lr_factor_for
 
 # %% auto #0
 __all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'PredictConfig',
@@ -241,9 +242,9 @@ def _stem(p) -> str:
     return name[:-len(suf)] if suf and name.lower().endswith(suf) else name
 
 def _case_folder(d:Path) -> CaseInput|None:
-    hr, lr = _one(d, 'image'), _one(d, 'image_lr')
+    hr, lr = image_file(d, 'image'), image_file(d, 'image_lr')
     if hr is None and lr is None: return None
-    return CaseInput(d.name, d, hr=hr, lr=lr, mask=_one(d, 'mask'))
+    return CaseInput(d.name, d, hr=hr, lr=lr, mask=image_file(d, 'mask'))
 
 def _from_casefiles(c, src) -> CaseInput:
     return CaseInput(c.name, Path(src), hr=c.image, lr=c.image_lr, mask=c.mask, spacing=c.extras.get('spacing'),
@@ -319,10 +320,10 @@ def _pick(c:CaseInput, kind:str, allow_mismatch:bool):
 
 def _read_case(c:CaseInput, f:Path):
     "(image as read, image with the case's spacing, mask array or None)"
-    img = read_image(f); geo = _with_spacing(img, c.spacing) if c.spacing else img
+    img = read_image(f); geo = with_spacing(img, c.spacing) if c.spacing else img
     mask = None
     if c.mask is not None:
-        mk = read_image(c.mask); mk = _with_spacing(mk, c.spacing) if c.spacing else mk
+        mk = read_image(c.mask); mk = with_spacing(mk, c.spacing) if c.spacing else mk
         mask = check_label(mk); check_pair(geo, mk)
     return img, geo, mask
 
@@ -382,7 +383,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         x = normalize_intensity(img.array, mask, contrast=pred.contrast)
         if simulate:
             from ktvit_nb.data.synth import degrade
-            x = np.clip(degrade(x, c.lr_factor or lr_factor or 2), 0, 1).astype(np.float32)
+            x = np.clip(degrade(x, lr_factor_for(c.lr_factor, lr_factor)), 0, 1).astype(np.float32)
         prob = pred.prob(x, geo.spacing)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1

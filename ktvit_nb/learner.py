@@ -24,8 +24,60 @@ from .models import create_model
 from .callback.kt import KnowledgeTransfer
 
 # %% auto #0
-__all__ = ['ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb', 'seg_learner',
-           'RunCheckpoint', 'DataParallel', 'train_teacher', 'check_teacher', 'check_teacher_quality', 'train_student']
+__all__ = ['make_dataloaders', 'ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb',
+           'seg_learner', 'RunCheckpoint', 'DataParallel', 'train_teacher', 'check_teacher', 'check_teacher_quality',
+           'train_student']
+
+# %% ../nbs/05a_learner.ipynb #5f418bb2
+import json, warnings
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from .core import default_device
+from .data.cases import find_cases, load_case, read_image_label
+from .data.splits import split_cases, fold_splits, load_or_make_splits
+from .data.patches import PatchDataset
+
+def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
+                     *, patch_size, # int or one size per spatial axis, e.g. (64, 64, 32)
+                     bs:int=2, # batch size
+                     inputs=('hr',), # ('hr',), ('lr',) or ('lr', 'hr') for knowledge transfer
+                     n_per_case:int=80, # training (and validation) crops per case per epoch
+                     seed:int=0, # seed of the split, the crops and the augmentation
+                     lr_factor=None, # LR simulation factor (see `load_case`)
+                     target_spacing=None, # voxel size (mm) every case is resampled to (see `load_case`); None: none is
+                     splits=None, # dict or path of a splits.json; None: `load_or_make_splits(data, ...)`
+                     folds:int|None=None, # with `splits` None: K-fold cross-validation (folds.json beside the data)
+                     fold:int=0, # the fold to train, 0..K-1
+                     device=None, # device of the batches; None: CUDA when present, else CPU
+                     pos_fraction:float=0.5, # share of crops centred on a vessel voxel
+                     intensity:bool=False, # also augment the training crops' intensities (`augment_intensity`)
+                     contrast:str='none', # local contrast step of every case (see `normalize_intensity`)
+                    ):
+    "fastai DataLoaders of random training crops and deterministic validation crops"
+    cases = list(data) if isinstance(data, (list, tuple)) else find_cases(data)
+    save = splits is None and not isinstance(data, (list, tuple))   # saved only once every case passed its checks
+    if splits is None and folds: splits = load_or_make_splits(data, cases, seed, write=False, folds=folds, fold=fold) if save \
+        else fold_splits([c.name for c in cases], folds, seed=seed)[fold]
+    elif splits is None: splits = load_or_make_splits(data, cases, seed, write=False) if save else split_cases(cases, seed)
+    elif not isinstance(splits, dict): splits = json.loads(Path(splits).read_text())
+    by = {c.name: c for c in cases}
+    unknown = [n for k in ('train', 'valid', 'test') for n in splits.get(k, []) if n not in by]
+    if unknown: raise InputError('splits', f"names cases that do not exist: {unknown[:5]}")
+    valid_names = splits['valid'] or splits['train']
+    if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
+    train = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing, contrast=contrast) for n in splits['train']]
+    valid = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing, contrast=contrast) for n in valid_names]
+    tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, intensity=intensity, seed=seed)
+    vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
+    if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
+    for n in splits.get('test', []):   # test cases are not loaded here, but a bad one should stop the run now, not later
+        img, _ = read_image_label(by[n])
+        if img.ndim != tds.ndim: raise InputError(img.path, f"is {img.ndim}D but the training cases are {tds.ndim}D")
+    if save: load_or_make_splits(data, cases, seed, folds=folds, fold=fold)
+    dls = DataLoaders(DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs), DataLoader(vds, bs=bs, shuffle=False),
+                      device=device if device is not None else default_device())
+    dls.splits, dls.spatial_dims, dls.patch_size, dls.inputs, dls.valid_cases = dict(splits), tds.ndim, tds.patch_size, tuple(inputs), valid
+    return dls
 
 # %% ../nbs/05a_learner.ipynb #286385b8
 class ThresholdedOverlap(Metric):
@@ -188,13 +240,13 @@ def _plot_curves(out):
 # %% ../nbs/05a_learner.ipynb #693d68cb
 def _with_recipe(cfg:TrainConfig, data) -> TrainConfig:
     "`cfg` with its recipe's values for the options not given; the case size is the first case's (on the target grid)"
-    from ktvit_nb.data.datasets import find_cases, spaced_shape
+    from ktvit_nb.data.cases import find_cases
+    from ktvit_nb.data.preprocess import spaced_shape
     from ktvit_nb.data.io import read_image
     im = read_image(find_cases(data)[0].image); shape = im.array.shape
     return cfg.with_recipe(shape if cfg.target_spacing is None else spaced_shape(shape, im.spacing, cfg.target_spacing))
 
 def _dls(data, cfg, inputs):
-    from ktvit_nb.data.datasets import make_dataloaders
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
                            seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
                            target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast)

@@ -256,7 +256,7 @@ def find_predictions(pred_dir, # folder written by `ktvit predict` (or any folde
 
 def _gt_index(gt_dir):
     "{case: CaseFiles} when `gt_dir` is a data set `find_cases` reads by its marker files, else None (a plain folder)"
-    from ktvit_nb.data.datasets import find_cases
+    from ktvit_nb.data.cases import find_cases
     g = Path(gt_dir)
     drive = lambda d: (d/'images').is_dir() and (d/'1st_manual').is_dir()
     if g.is_file() or (g/'cases.csv').exists() or (g/'pairs.csv').exists() or drive(g) or drive(g/'training'):
@@ -265,7 +265,7 @@ def _gt_index(gt_dir):
 
 def _pair_case(case, pf, gt_dir, index, mask_dir, case_masks, threshold):
     "The files of one case: what is scored and by which rule, the probabilities, label, mask, radius, spacing"
-    from ktvit_nb.data.datasets import _one
+    from ktvit_nb.data.cases import image_file
     anyf = pf['mask'] or pf['prob'] or pf['plain']
     if threshold is not None:
         kind = 'prob' if pf['prob'] is not None else 'plain'
@@ -278,9 +278,9 @@ def _pair_case(case, pf, gt_dir, index, mask_dir, case_masks, threshold):
         c = index[case]; label, mask, radius, spacing = c.label, c.mask, c.extras.get('radius'), c.extras.get('spacing')
     else:
         d = Path(gt_dir)/case
-        label = (_one(d, 'label') if d.is_dir() else None) or _find(Path(gt_dir), case, ('{case}.nii.gz', '{case}.nii'))
+        label = (image_file(d, 'label') if d.is_dir() else None) or _find(Path(gt_dir), case, ('{case}.nii.gz', '{case}.nii'))
         if label is None: raise InputError(anyf, f"no ground truth for case {case!r} in {gt_dir}")
-        if d.is_dir(): mask, radius = _one(d, 'mask'), _one(d, 'radius')
+        if d.is_dir(): mask, radius = image_file(d, 'mask'), image_file(d, 'radius')
     if not case_masks: mask = None
     if mask_dir is not None:
         mask = _find(Path(mask_dir), case, ('{case}/mask.nii.gz', '{case}.nii.gz', '{case}_mask.nii.gz', '{case}.nii'))
@@ -296,7 +296,7 @@ def _probabilities(im):
 def _load_case(p:dict):
     "Read and check the files of one paired case: (prediction, probabilities, label, mask, radius, spacing)"
     from ktvit_nb.data.io import check_label, check_pair
-    from ktvit_nb.data.datasets import _with_spacing
+    from ktvit_nb.data.cases import with_spacing as _with_spacing
     geo = (lambda im: _with_spacing(im, p['spacing'])) if p['spacing'] else (lambda im: im)
     lab = geo(read_image(p['label'])); gt = check_label(lab)
     def same(f):

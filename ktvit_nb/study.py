@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
 from .core import InputError, atomic_path, binarize
-from .data.datasets import find_cases, load_case, write_synth_dataset, fold_splits
+from .data.cases import find_cases, load_case
+from .data.splits import fold_splits
+from .data.synth_dataset import write_synth_dataset
 from .data.io import read_image
 from .losses import KT_VARIANTS
 from .metrics import bootstrap_ci

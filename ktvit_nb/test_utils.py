@@ -6,9 +6,10 @@
 from __future__ import annotations
 import functools, tempfile
 from pathlib import Path
+import numpy as np
 
 # %% auto #0
-__all__ = ['synth_data']
+__all__ = ['synth_data', 'tiny_case_dir']
 
 # %% ../nbs/01c_test_utils.ipynb #d8da489c
 @functools.lru_cache(maxsize=None)
@@ -17,7 +18,22 @@ def synth_data(n:int=3, # number of cases
                seed:int=0, # generator seed
               ) -> Path:
     "A tiny synthetic data set in the package layout, written once per process to a temporary folder"
-    from ktvit_nb.data.datasets import write_synth_dataset
+    from ktvit_nb.data.synth_dataset import write_synth_dataset
     out = Path(tempfile.mkdtemp(prefix='ktvit-synth-'))/'data'
     write_synth_dataset(out, n, tuple(shape), seed=seed, progress=False)
+    return out
+
+# %% ../nbs/01c_test_utils.ipynb #456780c5
+def tiny_case_dir(out, # folder to write the cases in
+                  n:int=3, # number of cases
+                  shape:tuple=(12, 12, 8), # case shape
+                  seed:int=0, # seed of the random images and labels
+                 ) -> Path:
+    "Write `n` tiny random cases of 0.5 x 0.5 x 1 mm voxels (no LR image, no mask) in the package layout; `out`"
+    from ktvit_nb.data.io import save_image
+    rng = np.random.default_rng(seed); out = Path(out)
+    for i in range(n):
+        lab = (rng.random(shape) > 0.9).astype(np.uint8)
+        save_image((rng.random(shape) + lab).astype(np.float32), out/f'case_{i}/image.nii.gz', affine=np.diag([.5, .5, 1., 1.]))
+        save_image(lab * 255, out/f'case_{i}/label.nii.gz', affine=np.diag([.5, .5, 1., 1.]))
     return out

@@ -15,7 +15,8 @@ import sys
 import numpy as np, pandas as pd
 from pathlib import Path
 from ktvit_nb.core import InputError, atomic_path, check_output, binarize
-from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
+from ktvit_nb.data.cases import find_cases, load_case
+from ktvit_nb.data.splits import fold_splits
 from ktvit_nb.infer import Predictor, PredictConfig, score_cases
 from ktvit_nb.metrics import confusion, dice
 from ktvit_nb.models.baselines import best_dice_threshold

@@ -8,7 +8,8 @@ the threshold tuned on the other), predicted as `predict` does. Rebuilds the fol
 import sys, numpy as np, pandas as pd
 from pathlib import Path
 from ktvit_nb.core import InputError, atomic_path, check_output
-from ktvit_nb.data.datasets import find_cases, fold_splits, load_case
+from ktvit_nb.data.cases import find_cases, load_case
+from ktvit_nb.data.splits import fold_splits
 from ktvit_nb.infer import Predictor, choose_threshold
 data, cvdir, dest = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 try: dest = check_output(dest, 'OUT.csv', inputs=[data, cvdir])   # before any work: never over a file that exists

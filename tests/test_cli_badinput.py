@@ -11,7 +11,7 @@ import numpy as np, pytest, torch
 
 from ktvit_nb.cli import main
 from ktvit_nb.data.io import save_image, read_image
-from ktvit_nb.data.datasets import split_cases
+from ktvit_nb.data.splits import split_cases
 
 KTVIT = str(Path(sys.executable).parent/'ktvit')
 RESULTS = {}   # case id -> None (refused cleanly) or what went wrong

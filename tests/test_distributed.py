@@ -34,7 +34,7 @@ def _torchrun(*args):
 
 def test_ranks_split_the_data_and_stay_in_step(tmp_path):
     from ktvit_nb.test_utils import synth_data
-    from ktvit_nb.data.datasets import make_dataloaders
+    from ktvit_nb.learner import make_dataloaders
     data = synth_data(4, (32, 32, 32))
     (tmp_path/'rank.py').write_text(RANK_SCRIPT)
     _torchrun(tmp_path/'rank.py', data, tmp_path/'run', json.dumps(KW))

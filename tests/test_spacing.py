@@ -2,7 +2,7 @@
 import json
 import numpy as np, pytest
 from ktvit_nb.checkpoint import TrainConfig, load_checkpoint
-from ktvit_nb.data.datasets import write_synth_dataset
+from ktvit_nb.data.synth_dataset import write_synth_dataset
 from ktvit_nb.data.io import read_image
 from test_cli_badinput import run   # `ktvit ARGV` in this process: (exit status, stdout, stderr)
 

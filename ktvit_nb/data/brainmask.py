@@ -9,7 +9,7 @@ import numpy as np, cc3d
 from scipy import ndimage
 from ..core import InputError, check_finite, check_number
 from .io import read_image, save_image
-from .datasets import find_cases
+from .cases import find_cases
 
 # %% auto #0
 __all__ = ['brain_mask', 'write_brain_masks']

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import ndimage
 
 # %% auto #0
-__all__ = ['grow_trees', 'bifurcations', 'rasterize', 'tof_appearance', 'degrade', 'psnr', 'SynthCase', 'make_case']
+__all__ = ['grow_trees', 'bifurcations', 'rasterize', 'resize', 'tof_appearance', 'degrade', 'psnr', 'SynthCase', 'make_case']
 
 # %% ../../nbs/01_data.synth.ipynb #70448a7b
 class _Region:
@@ -200,19 +200,23 @@ def rasterize(g:dict, # centerline graph (`nodes`, `radii`, `edges`)
     radius = np.where(label > 0, rad, 0).astype(np.float32)
     return label, pv, radius, np.where(pv > 0, rad, 0).astype(np.float32)
 
+# %% ../../nbs/01_data.synth.ipynb #b4c8e6fb
+def resize(x:np.ndarray, # image or volume
+           shape, # the new shape, over the same extent
+           order:int=1, # spline order
+          ) -> np.ndarray:
+    "`x` resampled onto `shape` with the voxel edges aligned (scipy's `zoom` in `grid_mode`): the package's one resampler"
+    z = [n / m for n, m in zip(shape, x.shape)]
+    y = ndimage.zoom(x, z, order=order, mode='nearest', grid_mode=True)
+    assert y.shape == tuple(shape), (y.shape, shape)
+    return y
+
 # %% ../../nbs/01_data.synth.ipynb #82c2862a
 def _smooth_noise(shape, rng, cell:float):
     "Smooth random field with unit-ish amplitude and correlation length ~`cell` voxels"
     cs = tuple(max(2, int(math.ceil(n / cell)) + 1) for n in shape)
     half = tuple(max(c, (n + 1) // 2) for c, n in zip(cs, shape))     # cubic to half resolution, linear after: fast
-    return _resize(_resize(rng.standard_normal(cs), half, order=3), shape, order=1)
-
-def _resize(x, shape, order=1):
-    "Resample `x` onto `shape` with aligned voxel extents (scipy `grid_mode`)"
-    z = [n / m for n, m in zip(shape, x.shape)]
-    y = ndimage.zoom(x, z, order=order, mode='nearest', grid_mode=True)
-    assert y.shape == tuple(shape), (y.shape, shape)
-    return y
+    return resize(resize(rng.standard_normal(cs), half, order=3), shape, order=1)
 
 # %% ../../nbs/01_data.synth.ipynb #54fc4f65
 _SCALP = (1.2, 1.33, 0.7)   # ellipsoid levels where the fat shell starts and ends, fat intensity
@@ -262,19 +266,18 @@ def degrade(hr:np.ndarray, # HR image, 2D or 3D
     if min(f) < 1: raise ValueError(f"factor must be >= 1 on every axis, got {f}")
     lo = tuple(max(1, int(round(n / fi))) for n, fi in zip(hr.shape, f))
     x = ndimage.gaussian_filter(hr, [(fi - 1) / 2 for fi in f], mode='nearest')
-    x = _resize(x, lo, order)
-    return _resize(x, hr.shape, order).astype(np.float32)
+    x = resize(x, lo, order)
+    return resize(x, hr.shape, order).astype(np.float32)
 
 def psnr(x:np.ndarray, # test image (e.g. LR on the HR grid)
          ref:np.ndarray, # reference image (e.g. HR)
          data_range:float|None=None, # peak value range; default `ref.max() - ref.min()`
         ) -> float:
-    "Peak signal-to-noise ratio of `x` against `ref`, dB (inf when identical)"
+    "Peak signal-to-noise ratio of `x` against `ref`, dB (inf when identical): scikit-image's, over `ref`'s own range by default"
+    from skimage.metrics import peak_signal_noise_ratio   # its own default range is the dtype's, which raw scans exceed
     x, ref = np.asarray(x, np.float64), np.asarray(ref, np.float64)
-    if x.shape != ref.shape: raise ValueError(f"shape mismatch: {x.shape} vs {ref.shape}")
-    if data_range is None: data_range = float(ref.max() - ref.min())
-    mse = float(((x - ref) ** 2).mean())
-    return float('inf') if mse == 0 else 10 * math.log10(data_range ** 2 / mse)
+    if np.array_equal(x, ref): return math.inf
+    return float(peak_signal_noise_ratio(ref, x, data_range=float(np.ptp(ref)) if data_range is None else data_range))
 
 # %% ../../nbs/01_data.synth.ipynb #7f35a6e8
 @dataclass

@@ -109,7 +109,7 @@ class FrangiClassifier:
     def vesselness(self, image:np.ndarray) -> np.ndarray:
         "Frangi vesselness of the robustly normalised `image` (2D or 3D), float32"
         from skimage.filters import frangi
-        from ktvit_nb.data.datasets import normalize_intensity   # the package's normaliser, as the networks see their inputs
+        from ktvit_nb.data.preprocess import normalize_intensity   # the package's normaliser, as the networks see their inputs
         img = normalize_intensity(image)
         return frangi(img, sigmas=self.sigmas, black_ridges=False).astype(np.float32)
 
