@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 # %% auto #0
-__all__ = ['grow_trees', 'bifurcations', 'rasterize', 'resize', 'tof_appearance', 'degrade', 'psnr', 'SynthCase', 'make_case']
+__all__ = ['KSPACE_WINDOWS', 'grow_trees', 'bifurcations', 'rasterize', 'resize', 'tof_appearance', 'degrade', 'psnr',
+           'kspace_degrade', 'SynthCase', 'make_case']
 
 # %% ../../nbs/01_data.synth.ipynb #70448a7b
 class _Region:
@@ -278,6 +279,41 @@ def psnr(x:np.ndarray, # test image (e.g. LR on the HR grid)
     x, ref = np.asarray(x, np.float64), np.asarray(ref, np.float64)
     if np.array_equal(x, ref): return math.inf
     return float(peak_signal_noise_ratio(ref, x, data_range=float(np.ptp(ref)) if data_range is None else data_range))
+
+# %% ../../nbs/01_data.synth.ipynb #d28d73ac
+def _window(n:int, keep:int, kind:str) -> np.ndarray:
+    "Weights of `n` centred k-space samples: 1 on the `keep` central ones (a Hann or Tukey taper across them), 0 outside"
+    w = np.zeros(n); lo = (n - keep) // 2 + (n % 2 == 0 and keep % 2 == 1)
+    if kind == 'hann': t = np.hanning(keep + 2)[1:-1]
+    elif kind == 'tukey': t = signal.windows.tukey(keep, 0.5)
+    else: t = np.ones(keep)
+    w[lo:lo + keep] = t
+    return w
+
+def kspace_degrade(hr:np.ndarray, # HR magnitude image, 2D or 3D
+                   factor:float|tuple=2, # resolution loss per axis: 1 1 3 for 3x thicker slices, 2 2 2 isotropic
+                   window:str='none', # taper of the kept k-space against ringing: 'none', 'hann' or 'tukey'
+                   snr:float|None=None, # mean image intensity over the HR per-voxel noise std; None: no noise
+                   seed:int=0, # seed of the noise
+                  ) -> np.ndarray:
+    "A scanner's LR image on the HR grid: complex Gaussian noise added to the centred k-space, which is then truncated to 1/factor per axis (and windowed); the magnitude of the zero-filled inverse (float32)"
+    hr = np.asarray(hr, np.float64)
+    f = tuple(float(x) for x in (factor if np.iterable(factor) else [factor] * hr.ndim))
+    if len(f) != hr.ndim: raise ValueError(f"factor has {len(f)} entries but the image has {hr.ndim} axes")
+    if min(f) < 1: raise ValueError(f"factor must be >= 1 on every axis, got {f}")
+    if window not in KSPACE_WINDOWS: raise ValueError(f"unknown window {window!r}; choose from {', '.join(KSPACE_WINDOWS)}")
+    k = np.fft.fftshift(np.fft.fftn(hr, norm='ortho'))   # unitary: a voxel's noise std is the k-space sample's
+    if snr is not None:
+        if snr <= 0: raise ValueError(f"snr must be > 0, got {snr}")
+        sd = float(np.abs(hr).mean()) / snr   # per real and imaginary part: the magnitude noise std of an HR voxel
+        rng = np.random.default_rng(seed)
+        k = k + rng.normal(0, sd, k.shape) + 1j * rng.normal(0, sd, k.shape)
+    for ax, (n, fi) in enumerate(zip(hr.shape, f)):
+        w = _window(n, max(1, int(round(n / fi))), window if fi > 1 else 'none')
+        k = k * w.reshape([-1 if a == ax else 1 for a in range(hr.ndim)])
+    return np.abs(np.fft.ifftn(np.fft.ifftshift(k), norm='ortho')).astype(np.float32)
+
+KSPACE_WINDOWS = ('none', 'hann', 'tukey')
 
 # %% ../../nbs/01_data.synth.ipynb #7f35a6e8
 @dataclass
