@@ -239,7 +239,7 @@ def bench_kt(arch:str='ktvit', preset:str='small', # a KT-ViT network: the stude
     from fastai.data.load import DataLoader
     from ktvit_nb.callback.kt import KnowledgeTransfer
     from ktvit_nb.learner import seg_learner
-    from ktvit_nb.losses import kt_variant
+    from ktvit_nb.config import kt_variant
     cfg = kt_variant(transfer)
     if cfg is None or not cfg.has_terms: raise ValueError(f"transfer {transfer!r} has no transfer term: its step is a plain step; time 'paper'")
     set_seed(seed); dev = torch.device(device) if device else default_device()

@@ -114,7 +114,7 @@ def _train_args(a, teacher_ck=None):
         from ktvit_nb.learner import check_teacher, check_teacher_quality
         check_teacher(teacher_ck, arch, preset, dims)
         check_teacher_quality(teacher_ck, a.min_teacher_dice)
-    from ktvit_nb.checkpoint import default_patch
+    from ktvit_nb.config import default_patch
     patch = tuple(a.patch_size) if a.patch_size else default_patch(dims)
     _check_patch(arch, preset, patch, dims, a.data)
 
@@ -154,20 +154,20 @@ _FLAGS = dict(target_spacing=('--spacing', 'MM')) # (option, metavar) of fields 
 
 def _add_train_args(s, student=False, cv=False):
     "One option per `TrainConfig` field a user sets, typed, defaulted, documented and restricted by `checkpoint` itself"
-    import dataclasses
+    import dataclasses, typing
     from fastcore.docments import docments
-    from ktvit_nb.checkpoint import TrainConfig, TRAIN_CHOICES
+    from ktvit_nb.config import TrainConfig, field_type
     docs, fields = docments(TrainConfig), {f.name: f for f in dataclasses.fields(TrainConfig)}
     s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
     s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
     for n in _TRAIN_FIELDS + (_STUDENT_FIELDS if student else ()):
         if (student and n == 'input') or (cv and n in _CV_SET): continue
-        f = fields[n]; kind = f.type.split('|')[0].strip()   # 'int', 'float', 'str', 'tuple' (of ints) or 'list' (of floats)
-        d, doc = f.default, docs[n]
+        t = field_type(TrainConfig, n); many = typing.get_origin(t) is tuple
+        d, doc = fields[n].default, docs[n]
         if student and n in ('arch', 'preset', 'target_spacing'): d, doc = None, doc + " (default: the teacher's)"
         flag, metavar = _FLAGS.get(n, ('--' + n.replace('_', '-'), None))
-        s.add_argument(flag, dest=n, metavar=metavar, type=dict(int=int, float=float, str=str, tuple=int, list=float)[kind],
-                       nargs='+' if kind in ('tuple', 'list') else None, choices=TRAIN_CHOICES.get(n), default=d, help=doc)
+        s.add_argument(flag, dest=n, metavar=metavar, type=typing.get_args(t)[0] if many else t,
+                       nargs='+' if many else None, choices=TrainConfig.choices.get(n), default=d, help=doc)
     if not cv: s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
 
 # %% ../nbs/13_cli.ipynb #8130d50a
@@ -411,7 +411,7 @@ def make_parser():
     t = sub.add_parser('train-student', help='stage 2: train the L-net on LR patches, taught by a frozen H-net')
     _add_train_args(t, student=True)
     t.add_argument('--teacher', required=True, help="the teacher's run folder or checkpoint")
-    from ktvit_nb.losses import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
+    from ktvit_nb.config import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
     t.add_argument('--transfer', choices=tuple(KT_VARIANTS), default=DEFAULT_TRANSFER,
                    help="knowledge-transfer variant ('none': without transfer; 'paper': eq. 7 as written; see losses.KT_VARIANTS)")
     t.add_argument('--feature-weights', type=float, nargs=4, help="override the variant's w_1..w_4 of eq. 7, each >= 0")

@@ -14,7 +14,7 @@ from .data.datasets import write_synth_dataset, find_cases, load_case
 from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import predict_volume
-from .losses import DEFAULT_TRANSFER
+from .config import DEFAULT_TRANSFER
 from .metrics import case_metrics, summarize
 
 # %% auto #0

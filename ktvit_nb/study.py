@@ -12,7 +12,7 @@ from scipy import stats
 from .core import InputError, atomic_path
 from .data.datasets import find_cases, load_case, write_synth_dataset, fold_splits
 from .data.io import read_image
-from .losses import KT_VARIANTS
+from .config import KT_VARIANTS
 from .metrics import case_metrics, bootstrap_ci
 
 # %% auto #0
