@@ -8,6 +8,7 @@ import argparse, os, shutil, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 from . import __version__
+from .config import ConfigError
 from .core import InputError, check_number, check_output, check_memory
 
 # %% auto #0
@@ -328,25 +329,29 @@ def _bench(a):
     print(f"wrote {out}")
 
 # %% ../nbs/13_cli.ipynb #7a00b328
+_STUDY_TRAIN = ('preset', 'epochs', 'patch_size', 'bs', 'n_per_case', 'lr', 'warmup', 'min_teacher_dice', 'lr_factor') # the study's `train` fields a user sets
+
 def _add_study_args(s):
-    "One option per `StudyConfig` field, typed, defaulted and documented by the dataclass itself"
+    "One option per `StudyConfig` field and per field of its `train` a user sets, typed, defaulted and documented by the dataclasses"
     import dataclasses
     from fastcore.docments import docments
-    from ktvit_nb.study import StudyConfig
-    docs, base = docments(StudyConfig), StudyConfig()
+    from ktvit_nb.config import StudyConfig, TrainConfig
+    docs, base = {**docments(TrainConfig), **docments(StudyConfig)}, StudyConfig()
     s.add_argument('--out', required=True, help='study folder (a new one, or a study to continue)')
     s.add_argument('--quick', action='store_true', help='the tiny smoke-test design (QUICK_STUDY) as the base')
-    for f in dataclasses.fields(StudyConfig):
-        d = getattr(base, f.name); kind = type(d[0]) if isinstance(d, tuple) else type(d) if d is not None else str
-        if f.name == 'lr_factor': kind = float
-        s.add_argument('--' + f.name.replace('_', '-'), type=kind, nargs='+' if isinstance(d, tuple) else None,
-                       help=(docs.get(f.name) or f.name) + f' (default {d})', default=None)
+    for n in [f.name for f in dataclasses.fields(StudyConfig) if f.name != 'train'] + list(_STUDY_TRAIN):
+        d = getattr(base if n in base.__dataclass_fields__ else base.train, n)
+        kind = type(d[0]) if isinstance(d, tuple) else type(d) if d is not None else str
+        if n == 'lr_factor': kind = float
+        s.add_argument('--' + n.replace('_', '-'), type=kind, nargs='+' if isinstance(d, tuple) else None,
+                       help=(docs.get(n) or n) + f' (default {d})', default=None)
 
 def _study(a):
     import dataclasses
-    from ktvit_nb.study import StudyConfig, QUICK_STUDY, run_study
-    over = {f.name: getattr(a, f.name) for f in dataclasses.fields(StudyConfig) if getattr(a, f.name) is not None}
-    cfg = dataclasses.replace(QUICK_STUDY if a.quick else StudyConfig(), **over)
+    from ktvit_nb.config import StudyConfig, QUICK_STUDY, update_config
+    from ktvit_nb.study import run_study
+    names = [f.name for f in dataclasses.fields(StudyConfig) if f.name != 'train'] + list(_STUDY_TRAIN)
+    cfg = update_config(QUICK_STUDY if a.quick else StudyConfig(), **{n: getattr(a, n) for n in names if getattr(a, n) is not None})
     out = check_output(a.out, '--out', folder=True, inputs=[cfg.data])
     if out.is_dir() and any(out.iterdir()) and not (out/'design.json').exists():
         raise InputError(f"--out {out}", "holds files but no study (design.json); choose a new folder")
@@ -499,6 +504,9 @@ def main(argv=None):
     try: a.func(a)
     except InputError as e:
         print(f"ktvit {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        sys.exit(2)
+    except ConfigError as e:   # a config field's error, shown as its option's
+        print(f"ktvit {a.cmd}: error: --{e.field.replace('_', '-')}: {' '.join(e.problem.split())}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:   # `ktvit evaluate ... | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(0)
