@@ -239,7 +239,7 @@ def bench_kt(arch:str='ktvit', preset:str='small', # a KT-ViT network: the stude
     from fastai.data.load import DataLoader
     from ktvit_nb.callback.kt import KnowledgeTransfer
     from ktvit_nb.learner import seg_learner
-    from ktvit_nb.losses import kt_variant
+    from ktvit_nb.config import kt_variant
     cfg = kt_variant(transfer)
     if cfg is None or not cfg.has_terms: raise ValueError(f"transfer {transfer!r} has no transfer term: its step is a plain step; time 'paper'")
     set_seed(seed); dev = torch.device(device) if device else default_device()
@@ -445,7 +445,7 @@ class TimeBudget(Callback):
 
 # %% ../nbs/11_bench.ipynb #e3fdf5f4
 def _budget_run(arch, seconds, data, cfg, dev) -> dict:
-    "Train `arch` with `cfg`'s recipe for `seconds` of wall-clock time; its whole-volume validation Dice"
+    "Train `arch` with the recipe `cfg` (a `TrainConfig`, its `epochs` unused) for `seconds` of wall-clock time; its whole-volume validation Dice"
     from ktvit_nb.learner import seg_learner, make_dataloaders
     from ktvit_nb.infer import choose_threshold
     set_seed(cfg.seed); patch = tuple(cfg.patch_size)
@@ -464,7 +464,7 @@ def quality_per_compute(budgets_min=(2, 5, 10), # training budgets, minutes of w
                         archs=('ktvit', 'ktvit-noconv', 'unet', 'unetr'), # networks, each trained anew for every budget
                         *,
                         data=None, # data set to train on (default: a new synthetic set of the recipe's size)
-                        cfg=None, # the recipe, a `demo.DemoConfig` (its `epochs` unused); default: the demo's
+                        cfg=None, # the recipe, a `config.DemoConfig` (its `train`, epochs unused); default: the demo's
                         quick:bool=False, # the demo's QUICK recipe, and each budget read in seconds: for tests
                         device=None, # default: CUDA if present
                         out=None, # Markdown file for the table (default 'quality.md'); False: do not write
@@ -478,12 +478,12 @@ def quality_per_compute(budgets_min=(2, 5, 10), # training budgets, minutes of w
     log = print if verbose else (lambda *a, **k: None)
     with tempfile.TemporaryDirectory() as scratch:
         synthetic = data is None
-        if synthetic: data = Path(scratch)/'data'; write_synth_dataset(data, cfg.n_cases, cfg.shape, seed=cfg.seed, progress=False)
+        if synthetic: data = Path(scratch)/'data'; write_synth_dataset(data, cfg.n_cases, cfg.shape, seed=cfg.train.seed, progress=False)
         rows = []
         for b in budgets_min:
             for arch in archs:
-                rows.append(r := _budget_run(arch, b * unit, data, cfg, dev))
-                log(f"{arch}/{cfg.preset}, {b} {'s' if quick else 'min'}: {r['steps']} steps, valid Dice {r['dice']:.3f} "
+                rows.append(r := _budget_run(arch, b * unit, data, cfg.train, dev))
+                log(f"{arch}/{cfg.train.preset}, {b} {'s' if quick else 'min'}: {r['steps']} steps, valid Dice {r['dice']:.3f} "
                     f"({r['dice_tuned']:.3f} at threshold {r['threshold']:.2f})")
     df = pd.DataFrame(rows)
     df.attrs.update(cfg=cfg, data=str(data), synthetic=synthetic, device=str(dev), threads=torch.get_num_threads(), torch=torch.__version__,
@@ -499,6 +499,6 @@ def quality_markdown(df) -> str:
     cases = f"{c.n_cases} synthetic {'x'.join(map(str, c.shape))} cases" if a['synthetic'] else a['data']
     head = (f"Quality per compute of {a['date']} on {a['device']} ({platform.processor() or platform.machine()}, "
             f"{a['threads']} torch threads, torch {a['torch']}): each arch trained anew for each wall-clock budget on {cases}, "
-            f"{c.preset} preset, {'x'.join(map(str, c.patch_size))} crops, batch {c.bs}, lr {c.lr:g} with {c.warmup:.0%} warm-up "
+            f"{c.train.preset} preset, {'x'.join(map(str, c.train.patch_size))} crops, batch {c.train.bs}, lr {c.train.lr:g} with {c.train.warmup:.0%} warm-up "
             f"then cosine over the budget (`TimeBudget`); Dice of the whole validation volumes inside their masks.")
     return head + '\n\n' + bench_table(df.sort_values(['budget_min', 'arch'], kind='stable'), _QCOLS)

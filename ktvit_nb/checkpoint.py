@@ -4,19 +4,16 @@
 
 # %% ../nbs/04b_checkpoint.ipynb #044bba0a
 from __future__ import annotations
-import json, math, warnings
-from dataclasses import dataclass, field, asdict, replace
+import json, warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 import torch, torch.nn as nn
 from .core import InputError, atomic_path, to_plain
-from .losses import _TASK_LOSSES
-from .models import ARCHS, PRESETS, create_model, model_config
-from .data.preprocess import CONTRASTS
+from .config import default_patch # the tile size of a network that records none, read here by `infer`
+from .models import create_model, model_config
 
 # %% auto #0
-__all__ = ['RECIPES', 'RECIPE_FIELDS', 'AUGMENTS', 'TRAIN_CHOICES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet',
-           'load_model', 'update_checkpoint', 'TrainConfig', 'default_patch', 'recipe_values', 'save_run_record',
-           'run_record']
+__all__ = ['save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'update_checkpoint', 'save_run_record', 'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
 def save_checkpoint(path, # destination file (`.pt`)
@@ -93,77 +90,6 @@ def update_checkpoint(path, # a checkpoint file
     ck = load_checkpoint(path); ck.pop('path')
     with atomic_path(path) as t: torch.save({**ck, **to_plain(fields)}, t)
     return Path(path)
-
-# %% ../nbs/04b_checkpoint.ipynb #0b868976
-@dataclass
-class TrainConfig:
-    "Everything a training run needs besides the data; stored in `config.json` and in every checkpoint"
-    stage:str='teacher' # 'teacher' (H-net on HR) or 'student' (L-net on LR)
-    input:str='hr' # teacher stage: 'hr' (the H-net), or 'lr' for a baseline trained on LR without a teacher
-    arch:str='ktvit' # any of `ktvit_nb.models.ARCHS`
-    preset:str='tiny' # network size: 'tiny', 'small' or 'paper'
-    recipe:str='default' # what sets the options below left None: 'default' (measured on DRIVE, see `05a_learner`) or 'paper' (its literal settings)
-    epochs:int|None=None # epochs of the cosine schedule (None: the recipe's; default 72 in 2D and 24 in 3D, paper 20)
-    bs:int|None=None # patches per batch (None: the recipe's; default 8 in 2D and 2 in 3D, paper 2)
-    patch_size:tuple|None=None # crop size (None: 64 64 32, or 64 64 in 2D)
-    n_per_case:int|None=None # crops per training case per epoch (None: the recipe's; default: enough to cover a case 1.5 times, paper 80)
-    lr:float|None=None # peak learning rate (None: the recipe's; default 1e-2 for the U-Net and 1e-3 for the others, paper 1e-4)
-    wd:float=1e-5 # L2 weight decay (paper)
-    warmup:float|None=None # share of the run with a linear warm-up before the cosine (None: the recipe's; default 0.1, paper 0)
-    loss:str|None=None # task loss (None: the recipe's; 'bce' in both)
-    augment:str|None=None # training crops: 'spatial' (flips, 90-degree turns) or 'spatial+intensity' (and nnU-Net's noise, brightness, contrast, gamma) (None: the recipe's; 'spatial' in both)
-    contrast:str|None=None # after the percentile scaling of every image (here and in `predict`): 'none', or 'clahe' (local histogram equalisation) (None: the recipe's; 'none' in both)
-    seed:int=0 # seed of the weights, the split, the crops and the augmentation
-    lr_factor:int|None=None # LR protocol factor when a case has no LR image (None: the data set's default, 2)
-    target_spacing:list|None=None # voxel size in mm per axis (X Y [Z]; 1 um = 0.001) that every case is resampled to for training and every input by `predict`, whose outputs return to the input's grid (None: no resampling)
-    mixed_precision:str='auto' # 'auto': on for CUDA, off on CPU
-    transfer:str|None=None # student only: the transfer variant's name (`losses.KT_VARIANTS`; 'none': Table 2's without KT)
-    kt:dict|None=None # student only: the `KTConfig` fields used, None without transfer
-    min_teacher_dice:float=0.5 # student only: refuse a teacher whose best validation Dice is lower (0: any)
-    teacher:str|None=None # student: the teacher's run folder or checkpoint
-    data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
-    splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
-    folds:int|None=None # K-fold cross-validation instead: all K splits saved in folds.json beside the data (seeded)
-    fold:int=0 # with folds: the fold this run trains on, 0..K-1 (its test cases are never trained on)
-    spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases as read (before `target_spacing`), recorded for `predict`'s check
-
-    def with_recipe(self, case_shape:tuple, # shape of a training case (its 2 or 3 sizes)
-                   ) -> TrainConfig:
-        "A copy with the `RECIPE_FIELDS` left None filled in by `recipe_values`"
-        r = recipe_values(self.recipe, self.arch, case_shape, self.patch_size)
-        return replace(self, **{k: v for k, v in r.items() if getattr(self, k) is None})
-
-    def record(self) -> dict:
-        "The fields of this run's stage, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"
-        d = asdict(self)
-        if self.stage == 'teacher':
-            for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
-        return d
-
-def default_patch(spatial_dims:int) -> tuple:
-    "The crop and tile size when none is given or recorded: the paper's 64x64x32, or 64x64 in 2D"
-    return (64, 64, 32) if spatial_dims == 3 else (64, 64)
-
-RECIPES = ('default', 'paper') # the training recipes (`recipe_values`)
-RECIPE_FIELDS = ('epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'warmup', 'loss', 'augment', 'contrast') # what a recipe sets when left None
-AUGMENTS = ('spatial', 'spatial+intensity') # the training crops' augmentations (`data.datasets.PatchDataset`)
-
-def recipe_values(recipe:str, # 'default' or 'paper'
-                  arch:str, # the network (`models.ARCHS`): the default learning rate depends on it
-                  case_shape:tuple, # shape of a training case (2 or 3 sizes)
-                  patch_size:tuple|None=None, # the crop size when given (the default recipe's crops per case follow it)
-                 ) -> dict:
-    "The `RECIPE_FIELDS` values of a recipe for this network and case size"
-    if recipe not in RECIPES: raise InputError('--recipe', f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-    nd = len(case_shape)
-    patch = tuple(patch_size) if patch_size else default_patch(nd)
-    if recipe == 'paper': return dict(epochs=20, bs=2, patch_size=patch, n_per_case=80, lr=1e-4, warmup=0., loss='bce', augment='spatial', contrast='none')
-    crop = math.prod(min(p, s) for p, s in zip(patch, case_shape))
-    return dict(epochs=72 if nd == 2 else 24, bs=8 if nd == 2 else 2, patch_size=patch, n_per_case=max(8, math.ceil(1.5 * math.prod(case_shape) / crop)),
-                lr=1e-2 if arch == 'unet' else 1e-3, warmup=0.1, loss='bce', augment='spatial', contrast='none')
-
-TRAIN_CHOICES = dict(recipe=RECIPES, stage=('teacher', 'student'), input=('hr', 'lr'), arch=ARCHS, preset=PRESETS,
-                     loss=tuple(_TASK_LOSSES), augment=AUGMENTS, contrast=CONTRASTS, mixed_precision=('auto', 'bf16', 'fp16', 'off'))
 
 # %% ../nbs/04b_checkpoint.ipynb #52d06077
 def save_run_record(run_dir, # the run folder

@@ -8,6 +8,7 @@ import argparse, os, shutil, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 from . import __version__
+from .config import ConfigError
 from .core import InputError, check_number, check_output, check_memory
 
 # %% auto #0
@@ -115,7 +116,7 @@ def _train_args(a, teacher_ck=None):
         from ktvit_nb.learner import check_teacher, check_teacher_quality
         check_teacher(teacher_ck, arch, preset, dims)
         check_teacher_quality(teacher_ck, a.min_teacher_dice)
-    from ktvit_nb.checkpoint import default_patch
+    from ktvit_nb.config import default_patch
     patch = tuple(a.patch_size) if a.patch_size else default_patch(dims)
     _check_patch(arch, preset, patch, dims, a.data)
 
@@ -155,27 +156,26 @@ _FLAGS = dict(target_spacing=('--spacing', 'MM')) # (option, metavar) of fields 
 
 def _add_train_args(s, student=False, cv=False):
     "One option per `TrainConfig` field a user sets, typed, defaulted, documented and restricted by `checkpoint` itself"
-    import dataclasses
+    import dataclasses, typing
     from fastcore.docments import docments
-    from ktvit_nb.checkpoint import TrainConfig, TRAIN_CHOICES
+    from ktvit_nb.config import TrainConfig, field_type
     docs, fields = docments(TrainConfig), {f.name: f for f in dataclasses.fields(TrainConfig)}
     s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
     s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
     for n in _TRAIN_FIELDS + (_STUDENT_FIELDS if student else ()):
         if (student and n == 'input') or (cv and n in _CV_SET): continue
-        f = fields[n]; kind = f.type.split('|')[0].strip()   # 'int', 'float', 'str', 'tuple' (of ints) or 'list' (of floats)
-        d, doc = f.default, docs[n]
+        t = field_type(TrainConfig, n); many = typing.get_origin(t) is tuple
+        d, doc = fields[n].default, docs[n]
         if student and n in ('arch', 'preset', 'target_spacing'): d, doc = None, doc + " (default: the teacher's)"
         flag, metavar = _FLAGS.get(n, ('--' + n.replace('_', '-'), None))
-        s.add_argument(flag, dest=n, metavar=metavar, type=dict(int=int, float=float, str=str, tuple=int, list=float)[kind],
-                       nargs='+' if kind in ('tuple', 'list') else None, choices=TRAIN_CHOICES.get(n), default=d, help=doc)
+        s.add_argument(flag, dest=n, metavar=metavar, type=typing.get_args(t)[0] if many else t,
+                       nargs='+' if many else None, choices=TrainConfig.choices.get(n), default=d, help=doc)
     if not cv: s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
 
 # %% ../nbs/13_cli.ipynb #8130d50a
 def _predict(a):
     from ktvit_nb.infer import predict_files, PredictConfig
-    try: cfg = PredictConfig(overlap=a.overlap, tta=a.tta, sw_batch_size=a.sw_batch_size, device=a.device, threshold=a.threshold)
-    except InputError as e: raise InputError('--' + e.path.replace('_', '-'), e.problem) from None   # a field, named by its flag
+    cfg = PredictConfig(overlap=a.overlap, tta=a.tta, sw_batch_size=a.sw_batch_size, device=a.device, threshold=a.threshold)
     predict_files(a.model, a.inputs, a.out, cfg, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch, progress=not a.quiet,
                   log=None if a.quiet else print)
 
@@ -330,25 +330,29 @@ def _bench(a):
     print(f"wrote {out}")
 
 # %% ../nbs/13_cli.ipynb #7a00b328
+_STUDY_TRAIN = ('preset', 'epochs', 'patch_size', 'bs', 'n_per_case', 'lr', 'warmup', 'min_teacher_dice', 'lr_factor') # the study's `train` fields a user sets
+
 def _add_study_args(s):
-    "One option per `StudyConfig` field, typed, defaulted and documented by the dataclass itself"
+    "One option per `StudyConfig` field and per field of its `train` a user sets, typed, defaulted and documented by the dataclasses"
     import dataclasses
     from fastcore.docments import docments
-    from ktvit_nb.study import StudyConfig
-    docs, base = docments(StudyConfig), StudyConfig()
+    from ktvit_nb.config import StudyConfig, TrainConfig
+    docs, base = {**docments(TrainConfig), **docments(StudyConfig)}, StudyConfig()
     s.add_argument('--out', required=True, help='study folder (a new one, or a study to continue)')
     s.add_argument('--quick', action='store_true', help='the tiny smoke-test design (QUICK_STUDY) as the base')
-    for f in dataclasses.fields(StudyConfig):
-        d = getattr(base, f.name); kind = type(d[0]) if isinstance(d, tuple) else type(d) if d is not None else str
-        if f.name == 'lr_factor': kind = float
-        s.add_argument('--' + f.name.replace('_', '-'), type=kind, nargs='+' if isinstance(d, tuple) else None,
-                       help=(docs.get(f.name) or f.name) + f' (default {d})', default=None)
+    for n in [f.name for f in dataclasses.fields(StudyConfig) if f.name != 'train'] + list(_STUDY_TRAIN):
+        d = getattr(base if n in base.__dataclass_fields__ else base.train, n)
+        kind = type(d[0]) if isinstance(d, tuple) else type(d) if d is not None else str
+        if n == 'lr_factor': kind = float
+        s.add_argument('--' + n.replace('_', '-'), type=kind, nargs='+' if isinstance(d, tuple) else None,
+                       help=(docs.get(n) or n) + f' (default {d})', default=None)
 
 def _study(a):
     import dataclasses
-    from ktvit_nb.study import StudyConfig, QUICK_STUDY, run_study
-    over = {f.name: getattr(a, f.name) for f in dataclasses.fields(StudyConfig) if getattr(a, f.name) is not None}
-    cfg = dataclasses.replace(QUICK_STUDY if a.quick else StudyConfig(), **over)
+    from ktvit_nb.config import StudyConfig, QUICK_STUDY, update_config
+    from ktvit_nb.study import run_study
+    names = [f.name for f in dataclasses.fields(StudyConfig) if f.name != 'train'] + list(_STUDY_TRAIN)
+    cfg = update_config(QUICK_STUDY if a.quick else StudyConfig(), **{n: getattr(a, n) for n in names if getattr(a, n) is not None})
     out = check_output(a.out, '--out', folder=True, inputs=[cfg.data])
     if out.is_dir() and any(out.iterdir()) and not (out/'design.json').exists():
         raise InputError(f"--out {out}", "holds files but no study (design.json); choose a new folder")
@@ -413,7 +417,7 @@ def make_parser():
     t = sub.add_parser('train-student', help='stage 2: train the L-net on LR patches, taught by a frozen H-net')
     _add_train_args(t, student=True)
     t.add_argument('--teacher', required=True, help="the teacher's run folder or checkpoint")
-    from ktvit_nb.losses import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
+    from ktvit_nb.config import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
     t.add_argument('--transfer', choices=tuple(KT_VARIANTS), default=DEFAULT_TRANSFER,
                    help="knowledge-transfer variant ('none': without transfer; 'paper': eq. 7 as written; see losses.KT_VARIANTS)")
     t.add_argument('--feature-weights', type=float, nargs=4, help="override the variant's w_1..w_4 of eq. 7, each >= 0")
@@ -501,6 +505,9 @@ def main(argv=None):
     try: a.func(a)
     except InputError as e:
         print(f"ktvit {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
+        sys.exit(2)
+    except ConfigError as e:   # a config field's error, shown as its option's
+        print(f"ktvit {a.cmd}: error: --{e.field.replace('_', '-')}: {' '.join(e.problem.split())}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:   # `ktvit evaluate ... | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(0)

@@ -5,7 +5,7 @@
 # %% ../nbs/10_demo.ipynb #0211f227
 from __future__ import annotations
 import json, time
-from dataclasses import dataclass, asdict, replace
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from .core import atomic_path, set_seed, binarize
@@ -15,31 +15,13 @@ from .data.cases import find_cases, load_case
 from .data.io import save_image, read_image
 from .data.synth import psnr
 from .infer import Predictor, score_cases
-from .losses import DEFAULT_TRANSFER
+from .config import DEFAULT_TRANSFER, DemoConfig, QUICK
 from .metrics import case_metrics, summarize
 
 # %% auto #0
-__all__ = ['QUICK', 'RUNS', 'TEACHER', 'SHOWN', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'NOT_METRICS',
-           'METRIC_UNITS', 'DEGENERATE_RULES', 'DemoConfig', 'DemoRun', 'train_runs', 'evaluate_runs', 'metric_unit',
-           'metric_table', 'degenerate_warnings', 'report_tables', 'write_report', 'run_demo']
-
-# %% ../nbs/10_demo.ipynb #2103fba1
-@dataclass
-class DemoConfig:
-    "Sizes of the demo run"
-    n_cases:int=10 # synthetic cases (split train/valid/test by `split_cases`)
-    shape:tuple=(128, 128, 64) # case shape (X, Y, Z)
-    preset:str='tiny' # network size for KT-ViT and the U-Net
-    epochs:int=20 # epochs per training run, cosine-annealed (the paper anneals over 20)
-    patch_size:tuple=(32, 32, 32) # training crop
-    bs:int=4 # crops per batch
-    n_per_case:int=24 # crops per training case per epoch
-    lr:float=1e-2 # initial learning rate (the paper's 1e-4 is for 110 GPU epochs; at 1e-3 the U-Net barely moves in this budget)
-    warmup:float=0.1 # share of each run warming up linearly before the cosine (the study's recipe; 0: the paper's)
-    min_teacher_dice:float=0.5 # the L-nets refuse an H-net that scores lower on validation
-    seed:int=0
-
-QUICK = DemoConfig(n_cases=4, shape=(48, 48, 32), epochs=1, patch_size=(32, 32, 16), bs=2, n_per_case=2, min_teacher_dice=0.)
+__all__ = ['RUNS', 'TEACHER', 'SHOWN', 'DEMO_RUNS', 'TABLE1', 'TABLE2', 'TABLE3', 'PAPER_COLS', 'NOT_METRICS', 'METRIC_UNITS',
+           'DEGENERATE_RULES', 'DemoRun', 'train_runs', 'evaluate_runs', 'metric_unit', 'metric_table',
+           'degenerate_warnings', 'report_tables', 'write_report', 'run_demo']
 
 # %% ../nbs/10_demo.ipynb #5fb9ca18
 @dataclass(frozen=True)
@@ -72,15 +54,14 @@ TABLE3 = ['H-net (KT-ViT)', 'KT-ViT without conv embedding']
 def train_runs(data, out, cfg:DemoConfig, names=DEMO_RUNS, log=print) -> dict:
     "Train the demo's networks into `out/runs/<folder>`; returns {name: run folder}"
     from ktvit_nb.learner import train_teacher, train_student
-    kw = dict(preset=cfg.preset, epochs=cfg.epochs, bs=cfg.bs, patch_size=tuple(cfg.patch_size),
-              n_per_case=cfg.n_per_case, lr=cfg.lr, warmup=cfg.warmup, seed=cfg.seed)
+    kw = cfg.train.overrides()
     runs, teacher = {}, Path(out)/'runs'/RUNS[TEACHER].folder
     for name in names:
         r, t0 = RUNS[name], time.perf_counter()
         dest = Path(out)/'runs'/r.folder
-        log(f"[{name}] training {r.arch} ({cfg.preset}) on {r.input.upper()} patches for {cfg.epochs} epoch(s)")
-        if r.stage == 'teacher': train_teacher(data, dest, resume=True, arch=r.arch, input=r.input, **kw)
-        else: train_student(data, teacher, dest, resume=True, transfer=r.transfer, min_teacher_dice=cfg.min_teacher_dice, **kw)
+        log(f"[{name}] training {r.arch} ({cfg.train.preset}) on {r.input.upper()} patches for {cfg.train.epochs} epoch(s)")
+        if r.stage == 'teacher': train_teacher(data, dest, resume=True, **{**kw, 'arch': r.arch, 'input': r.input})
+        else: train_student(data, teacher, dest, resume=True, transfer=r.transfer, **kw)
         runs[name] = dest
         log(f"[{name}] done in {time.perf_counter()-t0:.0f} s")
     return runs
@@ -220,8 +201,8 @@ def write_report(df:pd.DataFrame, runs:dict, data, out, cfg:DemoConfig, seconds:
     hw = torch.cuda.get_device_name() if torch.cuda.is_available() else f"{torch.get_num_threads()} CPU thread(s)"
     lines = [f"# KT-ViT demo report", "",
              f"Synthetic TOF-MRA-like data: {cfg.n_cases} cases of {'x'.join(map(str, cfg.shape))} voxels of "
-             f"{'x'.join(f'{s:g}' for s in spacing)} mm, test cases {sorted(df.case.unique())}; preset `{cfg.preset}`, "
-             f"{cfg.epochs} epoch(s) of {cfg.n_per_case} crops of {'x'.join(map(str, cfg.patch_size))} per training "
+             f"{'x'.join(f'{s:g}' for s in spacing)} mm, test cases {sorted(df.case.unique())}; preset `{cfg.train.preset}`, "
+             f"{cfg.train.epochs} epoch(s) of {cfg.train.n_per_case} crops of {'x'.join(map(str, cfg.train.patch_size))} per training "
              f"case; total run time {seconds/60:.1f} min on {hw}.", "",
              f"PSNR of the LR input against HR (paper's protocol, factor 2): "
              f"{df.groupby('case').psnr_lr_db.first().mean():.2f} dB (mean over test cases).", ""]
@@ -252,11 +233,11 @@ def run_demo(out='demo-report', # report folder
              log=print) -> Path:
     "Generate data, train the five networks, evaluate them on held-back whole volumes and write the report"
     cfg, out, t0 = cfg or (QUICK if quick else DemoConfig()), Path(out), time.perf_counter()
-    set_seed(cfg.seed)
+    set_seed(cfg.train.seed)
     data = out/'data'
     if not (data/'splits.json').exists():
         log(f"generating {cfg.n_cases} synthetic cases of {cfg.shape} in {data}")
-        write_synth_dataset(data, cfg.n_cases, tuple(cfg.shape), seed=cfg.seed)
+        write_synth_dataset(data, cfg.n_cases, tuple(cfg.shape), seed=cfg.train.seed)
     runs = train_runs(data, out, cfg, names, log=log)
     df = evaluate_runs(data, runs, out, log=log)
     rep = write_report(df, runs, data, out, cfg, time.perf_counter() - t0)

@@ -5,11 +5,12 @@
 # %% ../nbs/06_infer.ipynb #38396670
 from __future__ import annotations
 import itertools, time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
+from .config import PredictConfig
 from .checkpoint import TrainedNet, load_model, default_patch
 from .metrics import case_metrics, dice
 from .models.baselines import best_dice_threshold
@@ -18,9 +19,8 @@ from .data.cases import find_cases, image_file, with_spacing
 from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom, lr_factor_for
 
 # %% auto #0
-__all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'PredictConfig',
-           'Predictor', 'score_cases', 'ThresholdChoice', 'choose_threshold', 'CaseInput', 'find_inputs',
-           'predict_files']
+__all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'Predictor',
+           'score_cases', 'ThresholdChoice', 'choose_threshold', 'CaseInput', 'find_inputs', 'predict_files']
 
 # %% ../nbs/06_infer.ipynb #91da266d
 def load_models(models, # checkpoint file or run folder, a network, a `TrainedNet`, or a list of them (an ensemble)
@@ -84,26 +84,6 @@ def _turn(x:torch.Tensor, k:int, axes:tuple, undo:bool=False) -> torch.Tensor:
     x = torch.rot90(x, -k if undo else k, (2, 3)) if k else x
     if undo: x = x.flip(axes) if axes else x
     return x
-
-# %% ../nbs/06_infer.ipynb #2a28f34d
-@dataclass
-class PredictConfig:
-    "What decides a prediction besides the networks (moving to `ktvit_nb.config`)"
-    overlap:float|None=None # tile overlap in [0, 1), Gaussian-blended (None: 0.5 in 2D, 0 in 3D)
-    tta:bool|None=None # average over flips and quarter turns (None: on in 2D, off in 3D)
-    sw_batch_size:int=4 # tiles per forward pass
-    device:str='auto' # 'auto' (CUDA if present), 'cpu', 'cuda:1', ...
-    threshold:float|None=None # mask = prob >= threshold, in (0, 1) (None: the checkpoint's)
-
-    def __post_init__(self):
-        if self.overlap is not None: check_number('overlap', self.overlap, 0, 1, hi_open=True)
-        if self.threshold is not None: check_number('threshold', self.threshold, 0, 1, lo_open=True, hi_open=True)
-        check_number('sw_batch_size', self.sw_batch_size, 1)
-
-    def for_dims(self, spatial_dims:int) -> PredictConfig:
-        "A copy with the 2D/3D defaults filled in: overlap 0.5 and TTA in 2D (on DRIVE's validation images +0.7 and +0.4 Dice for the H-net, every fold), neither for volumes"
-        return replace(self, overlap=(0.5 if spatial_dims == 2 else 0.) if self.overlap is None else self.overlap,
-                       tta=spatial_dims == 2 if self.tta is None else self.tta)
 
 # %% ../nbs/06_infer.ipynb #a62131f8
 class Predictor:

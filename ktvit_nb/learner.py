@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_learner.ipynb #b3c92557
 from __future__ import annotations
-from dataclasses import dataclass, asdict, field
+from dataclasses import asdict, replace
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
@@ -17,8 +17,9 @@ from fastai.optimizer import Adam
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer, num_distrib, rank_distrib
 from .core import InputError, atomic_path, set_seed, binarize
-from .checkpoint import TrainConfig, save_checkpoint, load_checkpoint, load_model, save_run_record, update_checkpoint
-from .losses import KTConfig, DEFAULT_TRANSFER, kt_variant, task_loss
+from .config import TrainConfig, KTConfig, DEFAULT_TRANSFER, kt_variant
+from .checkpoint import save_checkpoint, load_checkpoint, load_model, save_run_record, update_checkpoint
+from .losses import task_loss
 from .metrics import Confusion, overlap_scores
 from .models import create_model
 from .callback.kt import KnowledgeTransfer
@@ -290,15 +291,15 @@ def check_teacher_quality(ck:dict, # the teacher's checkpoint (`load_checkpoint`
                                      "train it longer, or pass --min-teacher-dice 0 to use it anyway")
 
 def _transfer(transfer, overrides:dict) -> tuple[str, KTConfig|None]:
-    "(name, config) of the student's transfer: a variant name (with `KTConfig` field overrides), a `KTConfig` or None"
-    if isinstance(transfer, KTConfig): return 'custom', KTConfig(**{**asdict(transfer), **overrides})
+    "(name, config) of the student's transfer: a variant name (with `KTConfig` field overrides), a `KTConfig` (no name) or None"
+    if isinstance(transfer, KTConfig): return None, replace(transfer, **overrides)
     if transfer is None: transfer = 'none'
     return transfer, kt_variant(transfer, **overrides)
 
 def train_student(data, # data folder
                   teacher, # the teacher's run folder or checkpoint
                   out, # run folder
-                  transfer:str|KTConfig|None=DEFAULT_TRANSFER, # a `losses.KT_VARIANTS` name, a `KTConfig`, or 'none'
+                  transfer:str|KTConfig|None=DEFAULT_TRANSFER, # a `config.KT_VARIANTS` name, a `KTConfig`, or 'none'
                   resume:bool=False, # continue from `out/last.pt`
                   cbs=(), # extra fastai callbacks for this run
                   **kwargs, # `TrainConfig` fields, and `KTConfig` fields overriding the variant's
@@ -313,7 +314,7 @@ def train_student(data, # data folder
     kwargs.setdefault('arch', tck['model_config']['arch']); kwargs.setdefault('preset', tck['model_config']['preset'])
     kwargs.setdefault('recipe', tck.get('train_config', {}).get('recipe', 'default'))
     cfg = _with_recipe(TrainConfig(stage='student', input='lr', teacher=str(teacher), data=str(data), transfer=name,
-                                   kt=None if kt is None else asdict(kt), **kwargs), data)
+                                   kt=kt, **kwargs), data)
     ck = _prepare_run(out, cfg, resume)
     set_seed(cfg.seed)
     teach = kt is not None and kt.has_terms

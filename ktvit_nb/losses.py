@@ -4,15 +4,14 @@
 
 # %% ../nbs/03_losses.ipynb #919dcda1
 from __future__ import annotations
-from dataclasses import dataclass, asdict, replace
 from typing import Callable, Mapping, Sequence
 import torch, torch.nn.functional as F
 from torch import Tensor
 from monai.losses import DiceLoss, DiceCELoss
+from .config import KL_DIRECTIONS, KTConfig
 
 # %% auto #0
-__all__ = ['KL_DIRECTIONS', 'KT_FEATURES', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'bce_loss', 'dice_loss', 'dice_bce_loss',
-           'task_loss', 'feature_mse', 'bernoulli_kl', 'KTConfig', 'kt_variant', 'standardise', 'term_weights',
+__all__ = ['bce_loss', 'dice_loss', 'dice_bce_loss', 'task_loss', 'feature_mse', 'bernoulli_kl', 'standardise', 'term_weights',
            'transfer_terms', 'transfer_loss', 'balance_scales']
 
 # %% ../nbs/03_losses.ipynb #ee059f26
@@ -52,8 +51,6 @@ def feature_mse(f_student:Tensor, # student (L-net) feature map, (B,C,*spatial)
     return F.mse_loss(f_student, f_teacher.detach().to(f_student.dtype))
 
 # %% ../nbs/03_losses.ipynb #ba706427
-KL_DIRECTIONS = ('student||teacher', 'teacher||student')
-
 def _bernoulli_kl(a:Tensor, b:Tensor) -> Tensor:
     "Per-voxel KL(Bern(sigmoid(a)) || Bern(sigmoid(b))) from logits"
     la, lna, lb, lnb = F.logsigmoid(a), F.logsigmoid(-a), F.logsigmoid(b), F.logsigmoid(-b)
@@ -72,60 +69,6 @@ def bernoulli_kl(student_logits:Tensor, # (B,1,*spatial) student (L-net) logits
     s, t = student_logits/T, teacher_logits.detach().to(student_logits.dtype)/T
     kl = _bernoulli_kl(s, t) if direction == 'student||teacher' else _bernoulli_kl(t, s)
     return kl.mean() * T**2
-
-# %% ../nbs/03_losses.ipynb #d70a04df
-KT_FEATURES = ('raw', 'norm')
-
-@dataclass
-class KTConfig:
-    "How the frozen H-net teaches the L-net: eq. 7's weights and the choices the paper leaves open"
-    feature_weights:tuple|dict|float=(1.,1.,1.,1.) # w_i, one per transferred feature level (embed1, embed2, dec1, dec2)
-    kl_weight:float=1. # w, weight of the decision-level KL
-    kl_direction:str='student||teacher' # KL(P_L||P_H) as in eq. 5, or 'teacher||student' (forward KL)
-    T:float=1. # distillation temperature
-    features:str='raw' # 'raw': the levels' outputs (eq. 6); 'norm': pre-activation maps standardised per channel
-    balance:float|None=None # None: weights as given; r: rescaled on the first batch so the transfer gradient is r x the task's
-    init:str='random' # the L-net's start: 'random', or 'teacher' (the H-net's trained weights)
-
-    def __post_init__(self):
-        if self.features not in KT_FEATURES: raise ValueError(f"unknown features {self.features!r}; choose one of {KT_FEATURES}")
-        if self.kl_direction not in KL_DIRECTIONS:
-            raise ValueError(f"unknown KL direction {self.kl_direction!r}; choose one of {KL_DIRECTIONS}")
-        if self.init not in ('random', 'teacher'): raise ValueError(f"init must be 'random' or 'teacher', got {self.init!r}")
-        if self.balance is not None and not self.balance > 0: raise ValueError(f"balance must be positive, got {self.balance}")
-        if not self.T > 0: raise ValueError(f"temperature T must be positive, got {self.T}")
-        if isinstance(self.feature_weights, list): self.feature_weights = tuple(self.feature_weights)
-
-    @property
-    def has_terms(self) -> bool:
-        "Whether any transfer term has a weight (else the teacher need not run)"
-        fw = self.feature_weights
-        fw = fw.values() if isinstance(fw, Mapping) else [fw] if isinstance(fw, (int, float)) else fw
-        return bool(self.kl_weight) or any(float(w) for w in fw)
-
-# %% ../nbs/03_losses.ipynb #5824e140
-KT_VARIANTS = {
-    'none': None, # no transfer: the L-net trained alone from random weights (Table 2's "without KT")
-    'paper': dict(), # eq. 7 as written: raw post-activation MSE at four levels + KL(P_L||P_H), all weights 1
-    'fkl': dict(feature_weights=0., kl_direction='teacher||student'), # forward KL to the teacher only
-    'balanced': dict(balance=0.25), # eq. 7's terms, rescaled to a quarter of the task gradient
-    'norm': dict(features='norm', kl_direction='teacher||student', balance=0.25), # standardised pre-activation maps + forward KL
-    'finetune': dict(init='teacher', feature_weights=0., kl_weight=0.), # the H-net fine-tuned on LR, no transfer loss
-    'finetune-fkl': dict(init='teacher', feature_weights=0., kl_direction='teacher||student'), # H-net start + forward KL
-    'finetune-norm': dict(init='teacher', features='norm', kl_direction='teacher||student', balance=0.25), # H-net start + 'norm'
-}
-
-DEFAULT_TRANSFER = 'finetune' # what `train_student` uses unless told otherwise: chosen by the study (94_tutorial.study)
-
-def kt_variant(name:str, # a key of `KT_VARIANTS`
-               **overrides, # `KTConfig` fields replacing the variant's
-              ) -> KTConfig|None:
-    "The `KTConfig` of a named variant (None for 'none'), with single fields overridden"
-    if name not in KT_VARIANTS: raise ValueError(f"unknown transfer variant {name!r}; choose one of {', '.join(KT_VARIANTS)}")
-    if KT_VARIANTS[name] is None:
-        if overrides: raise ValueError(f"variant 'none' has no transfer options to override ({', '.join(overrides)})")
-        return None
-    return KTConfig(**{**KT_VARIANTS[name], **overrides})
 
 # %% ../nbs/03_losses.ipynb #ba6a7845
 def _feature_weights(fw, names:list) -> dict:

@@ -5,7 +5,7 @@
 # %% ../nbs/12_study.ipynb #07fe0100
 from __future__ import annotations
 import json, math, time
-from dataclasses import dataclass, asdict, replace, field
+from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
@@ -14,58 +14,12 @@ from .data.cases import find_cases, load_case
 from .data.splits import fold_splits
 from .data.synth_dataset import write_synth_dataset
 from .data.io import read_image
-from .losses import KT_VARIANTS
+from .config import KT_VARIANTS, StudyConfig, QUICK_STUDY, update_config
 from .metrics import bootstrap_ci
 
 # %% auto #0
-__all__ = ['QUICK_STUDY', 'SUMMARY_METRICS', 'CONTEXT_MODELS', 'FOLD_METRICS', 'StudyConfig', 'run_study', 't_halfwidth',
-           'paired_summary', 'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study', 'run_folds',
-           'summarize_folds']
-
-# %% ../nbs/12_study.ipynb #bee61213
-@dataclass
-class StudyConfig:
-    "The design of a paired comparison of L-net training variants; saved as `design.json` in the study folder"
-    variants:tuple=tuple(KT_VARIANTS) # `losses.KT_VARIANTS` names to train
-    reference:str='none' # the variant every other is compared with
-    seeds:tuple=(0, 1, 2, 3) # synthetic data: one unit per seed (real data: ignored, the folds are the units)
-    # data: synthetic regime (data=None) or a real data set
-    data:str|None=None # a real data set (any `find_cases` layout); None: synthetic, drawn anew for every seed
-    folds:int=5 # real data: K folds of the cases, each fold once the test set (K = number of cases: leave one out)
-    n_cases:int=16 # synthetic: cases per seed
-    shape:tuple=(96, 96, 48) # synthetic: case shape
-    lr_factor:float|None=None # LR protocol factor of cases without an LR image; None: the data set's own (synthetic and DRIVE 2, vesselNN 2x2x1)
-    snr:float=20. # synthetic: tissue SNR
-    n_test:int=8 # synthetic: test cases per seed
-    n_valid:int=2 # validation cases per unit
-    # one training budget for every run
-    preset:str='tiny' # network size of the H-net and every L-net
-    epochs:int=12 # epochs per run, cosine-annealed after the warm-up
-    patch_size:tuple=(32, 32, 32) # training crop (2 sizes for 2D data)
-    bs:int=4 # crops per batch
-    n_per_case:int=16 # crops per training case per epoch
-    lr:float=1e-2 # peak learning rate
-    warmup:float=0.1 # share of each run warming up linearly before the cosine
-    min_teacher_dice:float=0.5 # units whose H-net scores lower get no transfer runs (counted, not hidden)
-    collapse_dice:float=0.25 # a run whose mean test Dice is lower counts as collapsed
-
-    def __post_init__(self):
-        from ktvit_nb.core import check_number
-        for k, lo in [('folds', 2), ('n_cases', 3), ('n_test', 1), ('n_valid', 1), ('epochs', 1), ('bs', 1), ('n_per_case', 1)]:
-            check_number(f"--{k.replace('_', '-')}", getattr(self, k), lo)
-        check_number('--lr', self.lr, 0, lo_open=True); check_number('--warmup', self.warmup, 0, 1, hi_open=True)
-        if not self.seeds: raise InputError('--seeds', "give at least one seed")
-        self.variants, self.seeds = tuple(self.variants), tuple(self.seeds)
-        self.shape, self.patch_size = tuple(self.shape), tuple(self.patch_size)
-        bad = [v for v in self.variants if v not in KT_VARIANTS]
-        if bad: raise InputError('--variants', f"unknown transfer variant(s) {bad}; choose from {', '.join(KT_VARIANTS)}")
-        if self.reference not in self.variants: raise InputError('--reference', f"{self.reference!r} is not among the variants {self.variants}")
-        if self.data is None and self.n_test + self.n_valid >= self.n_cases:
-            raise InputError('--n-cases', f"{self.n_cases} cases leave none for training after {self.n_test} test + {self.n_valid} valid")
-
-QUICK_STUDY = StudyConfig(variants=('none', 'paper', 'norm', 'finetune'), seeds=(0, 1), n_cases=5, shape=(32, 32, 32),
-                          n_test=2, n_valid=1, epochs=1, patch_size=(32, 32, 32), bs=2, n_per_case=2,
-                          min_teacher_dice=0.)
+__all__ = ['SUMMARY_METRICS', 'CONTEXT_MODELS', 'FOLD_METRICS', 'run_study', 't_halfwidth', 'paired_summary', 'collapse_counts',
+           'choose_default', 'forest_plot', 'summarize_study', 'run_folds', 'summarize_folds']
 
 # %% ../nbs/12_study.ipynb #6a4128ed
 def _units(cfg:StudyConfig, out:Path) -> list[dict]:
@@ -87,15 +41,14 @@ def _units(cfg:StudyConfig, out:Path) -> list[dict]:
 def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
     "Train the unit's H-net (variant None) or one L-net variant; returns its run folder"
     from ktvit_nb.learner import train_teacher, train_student
-    kw = dict(preset=cfg.preset, epochs=cfg.epochs, patch_size=cfg.patch_size, bs=cfg.bs, n_per_case=cfg.n_per_case,
-              lr=cfg.lr, warmup=cfg.warmup, seed=u['seed'], splits=u['splits'], lr_factor=cfg.lr_factor)
+    kw = {**cfg.train.overrides(), 'seed': u['seed'], 'splits': u['splits'], 'min_teacher_dice': 0}   # the H-net's gate is `run_study`'s
     run = out/'runs'/u['unit']/(variant or 'hnet')
     done = all((run/f).exists() for f in ('last.pt', 'config.json', 'metrics.csv')) and \
-           json.loads((run/'config.json').read_text())['train']['epochs'] == cfg.epochs and len(pd.read_csv(run/'metrics.csv')) == cfg.epochs
+           json.loads((run/'config.json').read_text())['train']['epochs'] == cfg.train.epochs and len(pd.read_csv(run/'metrics.csv')) == cfg.train.epochs
     if done: return run
     t0 = time.perf_counter()
     if variant is None: train_teacher(u['data'], run, resume=True, **kw)
-    else: train_student(u['data'], out/'runs'/u['unit']/'hnet', run, transfer=variant, resume=True, min_teacher_dice=0, **kw)
+    else: train_student(u['data'], out/'runs'/u['unit']/'hnet', run, transfer=variant, resume=True, **kw)
     log(f"[{u['unit']}] {variant or 'H-net'}: trained in {time.perf_counter()-t0:.0f} s")
     return run
 
@@ -121,8 +74,9 @@ def _check_design(cfg:StudyConfig, out:Path):
     "Write `design.json`, or refuse a study folder that holds another design"
     d = out/'design.json'; new = json.loads(json.dumps(asdict(cfg)))
     if d.exists():
-        old = json.loads(d.read_text())
-        diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k) and k not in ('seeds', 'variants'))
+        old = json.loads(json.dumps(asdict(update_config(StudyConfig(), **json.loads(d.read_text())))))   # an older flat design.json too
+        diff = sorted({*(k for k in old if old[k] != new[k] and k not in ('seeds', 'variants', 'train')),
+                       *(k for k in old['train'] if old['train'][k] != new['train'][k])})
         if diff: raise InputError(d, f"holds another study (differs in {', '.join(diff)}); choose another folder")
         new['seeds'] = sorted(set(old['seeds']) | set(new['seeds'])) # more seeds extend a study
         new['variants'] = list(dict.fromkeys([*old['variants'], *new['variants']]))
@@ -148,8 +102,8 @@ def run_study(out, # study folder (created; an existing one with the same design
         runs['hnet-on-lr'] = runs['hnet']
         from ktvit_nb.checkpoint import load_checkpoint
         best = load_checkpoint(runs['hnet'])['best']
-        teacher_ok = best is not None and best >= cfg.min_teacher_dice
-        if not teacher_ok: log(f"[{u['unit']}] H-net's best validation Dice {best:.3f} < {cfg.min_teacher_dice}: only the variants without a teacher run")
+        teacher_ok = best is not None and best >= cfg.train.min_teacher_dice
+        if not teacher_ok: log(f"[{u['unit']}] H-net's best validation Dice {best:.3f} < {cfg.train.min_teacher_dice}: only the variants without a teacher run")
         for v in cfg.variants:
             if teacher_ok or KT_VARIANTS[v] is None: runs[v] = _train(cfg, u, out, v, log)
         rows = _score(cfg, u, runs, done, log)
@@ -245,7 +199,7 @@ def _md(rows:pd.DataFrame, # `paired_summary` rows
 def summarize_study(out) -> pd.DataFrame:
     "Write `summary.csv` (valid and test), `summary.md` and `forest.png` from a study folder's `cases.csv`"
     from ktvit_nb.viz import save_fig
-    out = Path(out); cfg = StudyConfig(**json.loads((out/'design.json').read_text()))
+    out = Path(out); cfg = update_config(StudyConfig(), **json.loads((out/'design.json').read_text()))
     df = pd.read_csv(out/'cases.csv')
     summ = pd.concat([paired_summary(df, cfg.reference, sp, exclude_below=ex).assign(split=sp, units='all' if ex is None else 'no collapse')
                       for sp in ('valid', 'test') for ex in (None, cfg.collapse_dice)], ignore_index=True)

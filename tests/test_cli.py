@@ -27,7 +27,7 @@ def test_run_folders(runs):
     cols = pd.read_csv(runs/'lnet'/'metrics.csv').columns   # eq. 7: every transfer term has its column
     assert {'task_loss', 'mse_embed1_loss', 'mse_embed2_loss', 'mse_dec1_loss', 'mse_dec2_loss', 'kl_loss', 'dice'} <= set(cols)
     import json
-    from ktvit_nb.losses import DEFAULT_TRANSFER
+    from ktvit_nb.config import DEFAULT_TRANSFER
     cfg = json.loads((runs/'lnet-default'/'config.json').read_text())['train']
     assert cfg['transfer'] == DEFAULT_TRANSFER and cfg['kt']['init'] == 'teacher'   # the study's default: the H-net's weights as the start
 
@@ -83,7 +83,7 @@ def test_demo_quick(tmp_path):
     r = ktvit('demo', '--quick', '--out', tmp_path/'demo')
     rep = (tmp_path/'demo'/'report.md').read_text()
     from ktvit_nb.demo import DEMO_RUNS
-    from ktvit_nb.losses import DEFAULT_TRANSFER
+    from ktvit_nb.config import DEFAULT_TRANSFER
     assert 'Table 1' in rep and 'Table 2' in rep and 'L-net with KT' in rep and f'default transfer `{DEFAULT_TRANSFER}`' in rep
     assert len(DEMO_RUNS) == 6 and len(list((tmp_path/'demo'/'predictions').glob('*/*_prob.nii.gz'))) == len(DEMO_RUNS)   # one test case each
     assert (tmp_path/'demo'/'metrics.csv').exists() and 'report.md' in r.stdout

@@ -1,7 +1,8 @@
 "Training on a target voxel size (`--spacing`, issue 11): recorded in the run, and `predict` writes on each input's grid."
 import json
 import numpy as np, pytest
-from ktvit_nb.checkpoint import TrainConfig, load_checkpoint
+from ktvit_nb.config import TrainConfig
+from ktvit_nb.checkpoint import load_checkpoint
 from ktvit_nb.data.synth_dataset import write_synth_dataset
 from ktvit_nb.data.io import read_image
 from test_cli_badinput import run   # `ktvit ARGV` in this process: (exit status, stdout, stderr)

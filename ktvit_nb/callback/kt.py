@@ -9,7 +9,8 @@ from fastai.callback.core import Callback
 from fastai.callback.hook import Hooks
 from fastai.callback.training import GradientAccumulation
 from fastai.learner import Metric
-from ..losses import KTConfig, term_weights, transfer_terms, transfer_loss, balance_scales
+from ..config import KTConfig
+from ..losses import term_weights, transfer_terms, transfer_loss, balance_scales
 
 # %% auto #0
 __all__ = ['KT_LEVELS', 'freeze', 'feature_modules', 'KnowledgeTransfer']

@@ -6,17 +6,16 @@
 from __future__ import annotations
 import copy
 import torch.nn as nn
+from ..config import ARCHS, PRESETS
 from .ktvit import KTViT, KTViTConfig, count_params
 from .baselines import Baseline, FrangiClassifier, unet, unetr
 
 # %% auto #0
-__all__ = ['ARCHS', 'PRESETS', 'create_model', 'model_config', 'count_params', 'KTViT', 'KTViTConfig', 'Baseline',
+__all__ = ['create_model', 'model_config', 'ARCHS', 'PRESETS', 'count_params', 'KTViT', 'KTViTConfig', 'Baseline',
            'FrangiClassifier']
 
 # %% ../../nbs/02c_models.factory.ipynb #f40cc07b
-_all_ = ['count_params', 'KTViT', 'KTViTConfig', 'Baseline', 'FrangiClassifier']
-ARCHS = ('ktvit', 'ktvit-noconv', 'unet', 'unetr')
-PRESETS = ('tiny', 'small', 'paper')
+_all_ = ['ARCHS', 'PRESETS', 'count_params', 'KTViT', 'KTViTConfig', 'Baseline', 'FrangiClassifier']
 
 def create_model(arch:str, # one of `ARCHS`
                  preset:str='small', # one of `PRESETS`
