@@ -14,7 +14,7 @@ from .synth import degrade
 from .preprocess import normalize_intensity, to_spacing, lr_factor_for
 
 # %% auto #0
-__all__ = ['CaseFiles', 'image_file', 'find_cases', 'with_spacing', 'read_image_label', 'load_case']
+__all__ = ['CaseFiles', 'image_file', 'find_cases', 'with_spacing', 'read_image_label', 'load_case', 'find_pairs']
 
 # %% ../../nbs/01bb_data.cases.ipynb #e0ee5625
 @dataclass
@@ -22,7 +22,7 @@ class CaseFiles:
     "The files of one case; `extras` holds optional paths (pv, radius, graph) and per-data-set settings"
     name: str # case name, unique within the data set
     image: Path # high-resolution image
-    label: Path # binary vessel label
+    label: Path|None # binary vessel label (None: an unlabelled HR/LR pair, `find_pairs`)
     image_lr: Path|None = None # low-resolution image on the same grid, if given
     mask: Path|None = None # brain / field-of-view mask, if given
     extras: dict = field(default_factory=dict) # 'pv', 'radius', 'graph' paths; 'spacing' (mm), 'lr_factor'
@@ -140,8 +140,8 @@ def load_case(cf:CaseFiles, # the case's files
               target_spacing=None, # voxel size (mm) to resample the arrays to (`to_spacing`); None: the case's own
               contrast:str='none', # `normalize_intensity`'s local contrast step: 'none' or 'clahe'
              ) -> dict:
-    "Read, validate and normalise one case: float32 'hr', 'lr', 'mask', uint8 'label', their 'spacing', the input 'image'"
-    img, label = read_image_label(cf)
+    "Read, validate and normalise one case: float32 'hr', 'lr', 'mask', uint8 'label' (an unlabelled pair has none), their 'spacing', the input 'image'"
+    img, label = read_image_label(cf) if cf.label is not None else (_read(cf, cf.image), None)
     if cf.mask is not None:
         mk = _read(cf, cf.mask); mask = check_label(mk).astype(np.float32); check_pair(img, mk)
     else: mask = np.ones(img.array.shape, np.float32)
@@ -149,5 +149,16 @@ def load_case(cf:CaseFiles, # the case's files
     if cf.image_lr is not None:
         lri = _read(cf, cf.image_lr); check_pair(img, lri); lr = normalize_intensity(lri.array, mask, contrast=contrast)
     else: lr = np.clip(degrade(hr, lr_factor_for(cf.extras.get('lr_factor'), lr_factor)), 0, 1).astype(np.float32)
-    case = dict(name=cf.name, hr=hr, lr=lr, label=label, mask=mask, image=img, spacing=img.spacing)
+    case = dict(name=cf.name, hr=hr, lr=lr, mask=mask, image=img, spacing=img.spacing, **({} if label is None else dict(label=label)))
     return case if target_spacing is None else to_spacing(case, target_spacing)
+
+# %% ../../nbs/01bb_data.cases.ipynb #479366a8
+def find_pairs(data, # folder of case folders, each with `image.*` (HR) and, when acquired, `image_lr.*` and `mask.*`
+              ) -> list[CaseFiles]:
+    "The unlabelled HR/LR pairs of a folder (`train-student --unlabelled`); a label file, if present, is not read"
+    data = Path(data)
+    if not data.is_dir(): raise InputError(data, "unlabelled data folder not found")
+    out = [CaseFiles(d.name, img, None, image_file(d, 'image_lr'), image_file(d, 'mask'))
+           for d in sorted(p for p in data.iterdir() if p.is_dir()) if (img := image_file(d, 'image')) is not None]
+    if not out: raise InputError(data, "holds no case folders with an image (<case>/image.nii.gz, and image_lr.nii.gz when acquired)")
+    return out

@@ -57,9 +57,9 @@ def _as_patch(patch_size, ndim):
 
 class PatchDataset(Dataset):
     "Random (or, without augmentation, deterministic) fixed-size crops of loaded cases, `n_per_case` per case"
-    def __init__(self, cases:list, # dicts from `load_case` (need the `inputs` keys and 'label')
+    def __init__(self, cases:list, # dicts from `load_case` (need the `inputs` keys and 'label': 0/1, or soft targets in [0, 1])
                  patch_size, # int or one size per spatial axis, e.g. (64, 64, 32)
-                 n_per_case:int=80, # samples per case per epoch
+                 n_per_case:int|list=80, # samples per case per epoch (a list: one count per case)
                  *, inputs=('hr',), # which arrays feed the model: ('hr',), ('lr',) or ('lr', 'hr')
                  pos_fraction:float=0.5, # share of crops centred on a vessel voxel
                  augment:bool=True, # random flips/rotations (training); False: deterministic crops (validation)
@@ -68,6 +68,9 @@ class PatchDataset(Dataset):
                 ):
         if not cases: raise InputError('cases', "no cases to sample from")
         self.n_per_case, self.inputs = n_per_case, tuple(inputs)
+        counts = [n_per_case] * len(cases) if isinstance(n_per_case, int) else list(n_per_case)
+        if len(counts) != len(cases) or min(counts) < 0: raise InputError('n_per_case', f"give one count >= 0 per case, got {n_per_case}")
+        self._ends = np.cumsum(counts)   # item i belongs to the first case whose end exceeds it
         self.pos_fraction, self.augment, self.intensity, self.seed = pos_fraction, augment, augment and intensity, seed
         self.ndim = cases[0]['label'].ndim
         self.patch_size = _as_patch(patch_size, self.ndim)
@@ -79,10 +82,10 @@ class PatchDataset(Dataset):
             for k in self.inputs:
                 if k not in c: raise InputError(name, f"has no {k!r} array")
                 if c[k].shape != shape: raise InputError(name, f"{k} shape {c[k].shape} differs from label shape {shape}")
-        self._fg = [np.flatnonzero(c['label']) for c in self.cases]
+        self._fg = [np.flatnonzero(c['label'] >= 0.5) for c in self.cases]   # soft targets: where the vessel is likelier
         self._rng, self._rng_key = None, object()
 
-    def __len__(self): return len(self.cases) * self.n_per_case
+    def __len__(self): return int(self._ends[-1])
 
     def _train_rng(self):
         info = get_worker_info(); key = None if info is None else info.seed
@@ -102,7 +105,7 @@ class PatchDataset(Dataset):
 
     def __getitem__(self, i):
         if not 0 <= i < len(self): raise IndexError(i)
-        ci = i // self.n_per_case
+        ci = int(np.searchsorted(self._ends, i, side='right'))
         rng = self._train_rng() if self.augment else np.random.default_rng([self.seed, i])
         c = self.cases[ci]; st = self.crop_start(ci, rng)
         sl = tuple(slice(s, s + p) for s, p in zip(st, self.patch_size))

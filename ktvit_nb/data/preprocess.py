@@ -82,7 +82,7 @@ def to_spacing(case:dict, # from `load_case` (its 'image' gives the grid)
     img = case['image']; target = as_spacing(target, img.ndim)
     check_zoom(img.path, img.spacing, target)
     shape = spaced_shape(img.array.shape, img.spacing, target)
-    return dict(case, spacing=target, **{k: resample(case[k], shape, label=k in ('label', 'mask')) for k in ('hr', 'lr', 'label', 'mask')})
+    return dict(case, spacing=target, **{k: resample(case[k], shape, label=k in ('label', 'mask')) for k in ('hr', 'lr', 'label', 'mask') if k in case})
 
 # %% ../../nbs/01ba_data.preprocess.ipynb #a7923d4a
 def lr_factor_for(case_factor=None, # the data set's factor for the case (`CaseFiles.extras['lr_factor']`), or None
