@@ -10,8 +10,8 @@ import numpy as np
 from scipy import ndimage, signal
 
 # %% auto #0
-__all__ = ['KSPACE_WINDOWS', 'grow_trees', 'bifurcations', 'rasterize', 'resize', 'tof_appearance', 'degrade', 'psnr',
-           'kspace_degrade', 'SynthCase', 'make_case']
+__all__ = ['KSPACE_WINDOWS', 'grow_trees', 'bifurcations', 'rasterize', 'resize', 'smooth_noise', 'scalp_fat', 'rician',
+           'tof_appearance', 'degrade', 'psnr', 'kspace_degrade', 'SynthCase', 'make_case']
 
 # %% ../../nbs/01_data.synth.ipynb #70448a7b
 class _Region:
@@ -213,9 +213,13 @@ def resize(x:np.ndarray, # image or volume
     return y
 
 # %% ../../nbs/01_data.synth.ipynb #82c2862a
-def _smooth_noise(shape, rng, cell:float):
+def smooth_noise(shape:tuple, # grid shape
+                 rng:np.random.Generator,
+                 cell:float|tuple, # correlation length in voxels, one for all axes or one per axis
+                ) -> np.ndarray:
     "Smooth random field with unit-ish amplitude and correlation length ~`cell` voxels"
-    cs = tuple(max(2, int(math.ceil(n / cell)) + 1) for n in shape)
+    cell = np.broadcast_to(np.asarray(cell, float), (len(shape),))
+    cs = tuple(max(2, int(math.ceil(n / c)) + 1) for n, c in zip(shape, cell))
     half = tuple(max(c, (n + 1) // 2) for c, n in zip(cs, shape))     # cubic to half resolution, linear after: fast
     return resize(resize(rng.standard_normal(cs), half, order=3), shape, order=1)
 
@@ -223,6 +227,18 @@ def _smooth_noise(shape, rng, cell:float):
 _SCALP = (1.2, 1.33, 0.7)   # ellipsoid levels where the fat shell starts and ends, fat intensity
 
 def _shell(level, lo, hi): return 1 / (1 + np.exp((lo - level) / 0.02)) / (1 + np.exp((level - hi) / 0.02))
+
+def scalp_fat(level:np.ndarray, # brain-ellipsoid level (< 1 inside the brain)
+             ) -> np.ndarray:
+    "Intensity of the bright fat shell around the brain: 0 inside and in the dark gap, `_SCALP[2]` between levels `_SCALP[:2]`"
+    return _SCALP[2] * _shell(level, *_SCALP[:2])
+
+def rician(img:np.ndarray, # noise-free magnitude image
+           sigma:float, # noise std of each of the real and imaginary parts
+           rng:np.random.Generator,
+          ) -> np.ndarray:
+    "Magnitude of `img` plus complex Gaussian noise: Rician noise, as in a magnitude MR image"
+    return np.sqrt((img + sigma * rng.standard_normal(img.shape)) ** 2 + (sigma * rng.standard_normal(img.shape)) ** 2)
 
 def tof_appearance(pv:np.ndarray, # partial-volume fraction
                    rad:np.ndarray, # vessel radius wherever pv>0, voxels
@@ -240,17 +256,17 @@ def tof_appearance(pv:np.ndarray, # partial-volume fraction
         bias_amp = rng.uniform(0.0, 0.4); blur = rng.uniform(0.3, 0.8); gamma = rng.uniform(0.7, 1.5)
         if snr is not None: snr = snr * rng.uniform(0.5, 2.0)
     brain = np.ones(shape, np.float32) if mask_level is None else 1 / (1 + np.exp((mask_level - 1) / 0.02))
-    tissue = (tissue_lvl * (1 + 0.12 * _smooth_noise(shape, rng, 8) + 0.05 * _smooth_noise(shape, rng, 3)) * brain
+    tissue = (tissue_lvl * (1 + 0.12 * smooth_noise(shape, rng, 8) + 0.05 * smooth_noise(shape, rng, 3)) * brain
               + 0.03 * (1 - brain))
-    if scalp: tissue = tissue + _SCALP[2] * _shell(mask_level, *_SCALP[:2])
+    if scalp: tissue = tissue + scalp_fat(mask_level)
     sig = vessel_lvl * (1 - 0.6 * np.exp(-rad / 1.2))
     img = tissue * (1 - pv) + sig * pv
-    img = img * np.exp(bias_amp * _smooth_noise(shape, rng, max(shape) / 2))
+    img = img * np.exp(bias_amp * smooth_noise(shape, rng, max(shape) / 2))
     if blur > 0: img = ndimage.gaussian_filter(img, blur)
     if snr is not None:
         fg = brain > 0.5
         sigma = float(tissue[fg].mean() if fg.any() else tissue.mean()) / snr
-        img = np.sqrt((img + sigma * rng.standard_normal(shape)) ** 2 + (sigma * rng.standard_normal(shape)) ** 2)
+        img = rician(img, sigma, rng)
     img = img / max(float(img.max()), 1e-12)
     if gamma != 1: img = img ** gamma
     return img.astype(np.float32)
