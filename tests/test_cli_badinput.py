@@ -175,6 +175,9 @@ CASES = {
     'student-min-dice': (student('--min-teacher-dice', 2), '--min-teacher-dice: must be in [0, 1]'),
     'student-out-is-teacher': (student(out=H), 'is an input'),
     'student-transfer': (student('--transfer', 'magic'), "--transfer: invalid choice: 'magic'"),
+    'student-resume-transfer': (student('--resume', '--min-teacher-dice', 0, '--transfer', 'paper', out=L), "cannot resume: it was run with transfer='finetune', not 'paper'"),
+    'student-resume-kl-weight': (student('--resume', '--min-teacher-dice', 0, '--kl-weight', .5, out=L), "cannot resume: it was run with kt.kl_weight=0.0, not 0.5"),
+    'student-resume-lr': (student('--resume', '--min-teacher-dice', 0, '--lr', .5, out=L), "cannot resume: it was run with lr=0.001, not 0.5"),
     # predict
     'predict-missing': (predict('bad/nothere.nii.gz'), 'nothere.nii.gz: not found'),
     'predict-corrupt': (predict('bad/broken.nii.gz'), 'broken.nii.gz: cannot be read'),
