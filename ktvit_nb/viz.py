@@ -16,7 +16,7 @@ __all__ = ['AXIS_NAMES', 'BG', 'TP', 'FP', 'FN', 'TP_COLOR', 'FN_COLOR', 'FP_COL
            'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'mip', 'error_codes', 'codes_rgb',
            'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors', 'plot_lr_hr',
            'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band', 'view_case',
-           'case_layers', 'ensure_display']
+           'case_layers', 'ensure_display', 'show_case']
 
 # %% ../nbs/04c_viz.ipynb #9a6c3dd3
 AXIS_NAMES = ('X', 'Y', 'Z')
@@ -585,3 +585,20 @@ def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb 
         shown = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.environ.get('QT_QPA_PLATFORM')
         raise InputError('display', f"Qt cannot open {shown} ({problem}): " + _NO_DISPLAY.split(': ', 1)[1])
     return started[0] if started else None
+
+# %% ../nbs/04c_viz.ipynb #0588c510
+def show_case(layers:dict, # name -> array, from `case_layers`
+              errors:tuple|None, # (prediction, label) layer names whose errors to show, or None
+              labels:tuple, # the label layers
+              screenshot=None, # PNG path: draw (on a private Xvfb without a display), save and close; None: keep the window open
+              ndisplay:int=2, # 2 for slices, 3 for volume rendering
+             ):
+    "`view_case` of a folder's layers on a display `ensure_display` made sure of; the errors counted inside the case's mask"
+    scored = 'mask' if errors and 'mask' in layers else None
+    xvfb = ensure_display(screenshot is not None)
+    try:
+        view_case(layers, labels=labels, errors_from=errors, scored=scored, ndisplay=ndisplay, screenshot=screenshot, show=screenshot is None)
+        if screenshot is None:
+            import napari; napari.run()
+    finally:
+        if xvfb is not None: xvfb.kill(); xvfb.wait()

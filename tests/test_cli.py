@@ -75,8 +75,10 @@ def test_help_version_and_ensemble(runs):
     assert ktvit('--version').stdout.startswith('ktvit ')
     h = ' '.join(ktvit('predict', '--help').stdout.split())
     assert "(default: the checkpoint's" in h and '--device' in h and '--allow-mismatch' in h
-    ktvit('predict', runs/'data', '--model', runs/'lnet', runs/'lnet', '--out', runs/'ens', '--device', 'cpu', '--quiet')
+    ktvit('predict', runs/'data', '--model', runs/'lnet', '--model', runs/'lnet', '--out', runs/'ens', '--device', 'cpu', '--quiet')
     assert len(list((runs/'ens').glob('case_*_prob.nii.gz'))) == 3
+    ktvit('predict', '--model', runs/'lnet', runs/'data'/'case_000', runs/'data'/'case_001', '--out', runs/'order', '--quiet')   # the model first
+    assert sorted(f.name for f in (runs/'order').glob('*_prob.nii.gz')) == ['case_000_prob.nii.gz', 'case_001_prob.nii.gz']
 
 def test_bad_inputs_exit_2_and_write_nothing(runs, tmp_path):
     bad = tmp_path/'broken.nii.gz'; bad.write_bytes(b'not an image at all')
