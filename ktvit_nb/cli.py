@@ -4,72 +4,78 @@
 
 # %% ../nbs/13_cli.ipynb #0a60bfb8
 from __future__ import annotations
-import argparse, os, shutil, subprocess, sys, time
+import argparse, dataclasses, functools, math, os, shutil, sys, time, typing
 from pathlib import Path
-import numpy as np
 from . import __version__
-from .config import ConfigError
+from fastcore.docments import docments
+from .config import (ConfigError, TrainConfig, KTConfig, PredictConfig, CVConfig, StudyConfig, DemoConfig, SynthConfig, QUICK,
+    QUICK_STUDY, DEFAULT_TRANSFER, default_patch, field_type, kt_variant, update_config)
 from .core import InputError, check_number, check_output, check_memory
 
 # %% auto #0
-__all__ = ['SYNTH_MIN_SIDE', 'SYNTH_BYTES_PER_VOXEL', 'summarize_dataset', 'case_layers', 'ensure_display', 'make_parser', 'main']
+__all__ = ['SYNTH_BYTES_PER_VOXEL', 'flag', 'add_fields', 'given', 'make_parser', 'main']
+
+# %% ../nbs/13_cli.ipynb #d8674c91
+_FLAGS = dict(target_spacing='--spacing', T='--temperature') # config fields whose option is not named after them
+
+def flag(field:str) -> str:
+    "The option of a config field: '--n-per-case' for 'n_per_case', or its `_FLAGS` entry"
+    return _FLAGS.get(field) or '--' + field.replace('_', '-')
+
+_docs = functools.cache(docments) # each field's comment, read once per dataclass
+
+def add_fields(p, # an argparse (sub)parser
+               base, # a config: its dataclass gives the options, its values the defaults shown (a study's or the demo's: with its `train`'s)
+               names, # the fields to add
+               says:dict|None=None, # field -> its default in words, where `base`'s value is not what happens
+              ):
+    "One option per field: name, type, number of values, choices and help from the dataclass; only the options given reach the namespace"
+    for n in names:
+        cfg = base if n in base.__dataclass_fields__ else base.train
+        t, d = field_type(type(cfg), n), (says or {}).get(n, getattr(cfg, n))
+        kw = dict(type=t)
+        if typing.get_origin(t) is tuple: args = typing.get_args(t); kw = dict(type=args[0], nargs='+' if args[-1] is ... else len(args))
+        elif t is bool: kw = dict(action=argparse.BooleanOptionalAction)
+        shown = '' if d is None else f" (default: {' '.join(map(str, d)) if isinstance(d, tuple) else d})"
+        p.add_argument(flag(n), dest=n, default=argparse.SUPPRESS, choices=type(cfg).choices.get(n), help=_docs(type(cfg))[n] + shown, **kw)
+
+def given(a, names) -> dict:
+    "The options of `names` given on the command line"
+    return {n: getattr(a, n) for n in names if hasattr(a, n)}
+
+def _names(cls) -> tuple: return tuple(f.name for f in dataclasses.fields(cls))
+_BY_RUN = ('stage', 'transfer', 'kt', 'min_teacher_dice', 'teacher', 'data', 'splits', 'spacing') # each run sets these itself, or they are no option
+_TEACHER = tuple(n for n in _names(TrainConfig) if n not in _BY_RUN) # the options of train-teacher
+_STUDENT = tuple(n for n in _TEACHER if n != 'input') + ('min_teacher_dice',) # a student reads LR; `transfer` and `KTConfig`'s fields beside
+_SHARED = tuple(n for n in _TEACHER if n not in ('arch', 'input', 'folds', 'fold')) # cv, the study and the demo set each run's network and split
+_STUDY = tuple(n for n in _names(StudyConfig) if n != 'train') + tuple(n for n in _SHARED if n != 'seed') + ('min_teacher_dice',)
+_DEMO = ('n_cases', 'shape') + _SHARED + ('min_teacher_dice',)
 
 # %% ../nbs/13_cli.ipynb #cc6a169a
-SYNTH_MIN_SIDE = 16 # smaller synthetic cases hold no useful vessel tree
 SYNTH_BYTES_PER_VOXEL = 100 # peak memory of `make_case` per voxel (measured: about 67), with a margin
-
-def _synth_args(a):
-    "The checked (shape, dims) of `ktvit synth`; refuses a folder that already holds anything"
-    check_number('--n', a.n, 1); check_number('--seed', a.seed, 0)
-    dims = a.dims or (len(a.shape) if a.shape else 3)
-    shape = tuple(a.shape) if a.shape else ((128, 128, 64) if dims == 3 else (256, 256))
-    if len(shape) not in (2, 3): raise InputError('--shape', f"give 2 (H W) or 3 (X Y Z) sizes, not {len(shape)}")
-    if len(shape) != dims: raise InputError('--shape', f"{len(shape)} sizes given for --dims {dims}")
-    if min(shape) < SYNTH_MIN_SIDE: raise InputError('--shape', f"every size must be >= {SYNTH_MIN_SIDE}, got {' '.join(map(str, shape))}")
-    out = check_output(a.out, 'out', folder=True)
-    if out.is_dir() and any(out.iterdir()):
-        raise InputError(f"out {out}", "already holds files; synth writes only into a new or empty folder")
-    vox = int(np.prod(shape, dtype=np.int64))
-    check_memory(vox * SYNTH_BYTES_PER_VOXEL, '--shape', f"one {'x'.join(map(str, shape))} case")
-    free = shutil.disk_usage(next(p for p in [out.resolve(), *out.resolve().parents] if p.exists())).free
-    if a.n * vox * 9 > free: raise InputError('--n', f"{a.n} cases of {vox} voxels need about {a.n*vox*9/2**30:.3g} GiB of disk; {free/2**30:.3g} GiB are free")
-    return shape, dims
 
 def _synth(a):
     from ktvit_nb.data.synth_dataset import write_synth_dataset
-    shape, dims = _synth_args(a)
+    from ktvit_nb.data.summary import summarize_dataset
+    cfg = SynthConfig(**given(a, _names(SynthConfig)))
+    out = check_output(a.out, 'out', folder=True)
+    if out.is_dir() and any(out.iterdir()): raise InputError(f"out {out}", "already holds files; synth writes only into a new or empty folder")
+    vox = math.prod(cfg.shape)
+    check_memory(vox * SYNTH_BYTES_PER_VOXEL, '--shape', f"one {'x'.join(map(str, cfg.shape))} case")
+    free = shutil.disk_usage(next(p for p in [out.resolve(), *out.resolve().parents] if p.exists())).free
+    if cfg.n * vox * 9 > free: raise InputError('--n', f"{cfg.n} cases of {vox} voxels need about {cfg.n*vox*9/2**30:.3g} GiB of disk; {free/2**30:.3g} GiB are free")
     t0 = time.perf_counter()
-    paths = write_synth_dataset(a.out, a.n, shape, seed=a.seed, dims=dims)
-    print(f"wrote {len(paths)} {dims}D case(s) of shape {shape} to {a.out} in {time.perf_counter()-t0:.1f} s")
+    paths = write_synth_dataset(a.out, cfg.n, cfg.shape, seed=cfg.seed, dims=cfg.dims)
+    print(f"wrote {len(paths)} {cfg.dims}D case(s) of shape {cfg.shape} to {a.out} in {time.perf_counter()-t0:.1f} s")
     print(summarize_dataset(a.out).to_string(float_format=lambda v: f'{v:.3g}'))
     return paths
-
-# %% ../nbs/13_cli.ipynb #e8503ab1
-def summarize_dataset(data, # folder in the package layout
-                     ):
-    "One row per case: shape, spacing, vessel fraction, radius range and PSNR of LR against HR"
-    import numpy as np, pandas as pd
-    from ktvit_nb.data.cases import find_cases
-    from ktvit_nb.data.io import read_image
-    from ktvit_nb.data.synth import psnr
-    rows = []
-    for c in find_cases(data):
-        hr, lab = read_image(c.image), read_image(c.label)
-        r = dict(case=c.name, shape='x'.join(map(str, hr.array.shape)), spacing='x'.join(f'{s:g}' for s in hr.spacing),
-                 vessel_pct=100*float((lab.array > 0).mean()))
-        if c.extras.get('radius'):
-            rad = read_image(c.extras['radius']).array; rad = rad[rad > 0]
-            if rad.size: r.update(r_min=float(rad.min()), r_max=float(rad.max()))
-        if c.image_lr: r['psnr_lr_db'] = psnr(read_image(c.image_lr).array, hr.array)
-        rows.append(r)
-    return pd.DataFrame(rows).set_index('case')
 
 # %% ../nbs/13_cli.ipynb #a0d17a60
 def _demo(a):
     from ktvit_nb.demo import run_demo
+    cfg = update_config(QUICK if a.quick else DemoConfig(), **given(a, _DEMO))
     check_output(a.out, '--out', folder=True)
-    rep = run_demo(a.out, quick=a.quick)
-    print(f"open {rep}")
+    print(f"open {run_demo(a.out, cfg=cfg)}")
 
 # %% ../nbs/13_cli.ipynb #1c53dbce
 _RUN_FILES = ('config.json', 'metrics.csv', 'last.pt', 'best.pt', 'curves.png')
@@ -83,23 +89,12 @@ def _check_patch(arch, preset, patch, dims, data):
     try: m.check_input(torch.empty(1, 1, *patch, device='meta'))
     except ValueError as e: raise InputError('--patch-size', f"{' '.join(map(str, patch))} does not fit {arch}/{preset}: {e}") from None
 
-def _train_args(a, teacher_ck=None):
-    "Check the arguments of `train-teacher`/`train-student` and the data set's layout before any case is read"
+def _run_config(a, names, teacher:dict|None=None, **run) -> TrainConfig:
+    "The `TrainConfig` of the options given over the fields `run` sets (checked by the dataclass), then the data set, the run folder, the teacher (a student's) and the crop"
     from ktvit_nb.data.cases import find_cases
-    from ktvit_nb.data.preprocess import as_spacing as _as_spacing
+    from ktvit_nb.data.preprocess import as_spacing
     from ktvit_nb.data.io import read_image
-    for n, lo, op in (('epochs', 1, False), ('bs', 1, False), ('n_per_case', 1, False), ('lr', 0, True), ('wd', 0, False),
-                      ('seed', 0, False), ('lr_factor', 1, False)):
-        if getattr(a, n) is not None: check_number('--' + n.replace('_', '-'), getattr(a, n), lo, lo_open=op)
-    if a.patch_size is not None:
-        if len(a.patch_size) not in (2, 3): raise InputError('--patch-size', f"give 2 or 3 sizes, not {len(a.patch_size)}")
-        for s in a.patch_size: check_number('--patch-size', s, 1)
-    if a.warmup is not None: check_number('--warmup', a.warmup, 0, 1, hi_open=True)
-    if getattr(a, 'folds', None) is not None:
-        check_number('--folds', a.folds, 2); check_number('--fold', a.fold, 0, a.folds - 1)
-    for n in ('kl_weight', 'temperature', 'min_teacher_dice'):
-        if getattr(a, n, None) is not None: check_number('--' + n.replace('_', '-'), getattr(a, n), 0, 1 if n == 'min_teacher_dice' else None, lo_open=n == 'temperature')
-    for w in getattr(a, 'feature_weights', None) or (): check_number('--feature-weights', w, 0)
+    cfg = TrainConfig(**{**run, **given(a, names)})
     cases = find_cases(a.data)
     out = check_output(a.out, '--out', folder=True, inputs=[a.data, getattr(a, 'teacher', None)])
     if out.is_dir() and not a.resume and int(os.environ.get('RANK', 0)) == 0: # under torchrun rank 0 checks: the others may start after it wrote
@@ -109,29 +104,21 @@ def _train_args(a, teacher_ck=None):
         from ktvit_nb.checkpoint import load_checkpoint
         load_checkpoint(out/'last.pt')
     dims = read_image(cases[0].image).ndim
-    if a.target_spacing is not None: _as_spacing(a.target_spacing, dims)
-    arch = a.arch or (teacher_ck['model_config']['arch'] if teacher_ck else 'ktvit')
-    preset = a.preset or (teacher_ck['model_config']['preset'] if teacher_ck else 'tiny')
-    if teacher_ck is not None:   # what `train_student` refuses later, refused before anything is read or written
+    if cfg.target_spacing is not None: as_spacing(cfg.target_spacing, dims)
+    if teacher is not None:   # what `train_student` refuses later, refused before anything is read or written
         from ktvit_nb.learner import check_teacher, check_teacher_quality
-        check_teacher(teacher_ck, arch, preset, dims)
-        check_teacher_quality(teacher_ck, a.min_teacher_dice)
-    from ktvit_nb.config import default_patch
-    patch = tuple(a.patch_size) if a.patch_size else default_patch(dims)
-    _check_patch(arch, preset, patch, dims, a.data)
+        check_teacher(teacher, cfg.arch, cfg.preset, dims); check_teacher_quality(teacher, cfg.min_teacher_dice)
+    _check_patch(cfg.arch, cfg.preset, cfg.patch_size or default_patch(dims), dims, a.data)
+    return cfg
 
-def _train_kwargs(a):
-    "The `TrainConfig` fields given on the command line (a student's arch and preset: only when given)"
-    kw = {n: getattr(a, n) for n in _TRAIN_FIELDS if getattr(a, n, None) is not None}
-    if 'patch_size' in kw: kw['patch_size'] = tuple(kw['patch_size'])
-    return kw
+def _trained(learn, stage, out):
+    best = getattr(learn, 'run_best', None)
+    print(f"{stage} run in {out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
 
 def _train_teacher(a):
     from ktvit_nb.learner import train_teacher
-    _train_args(a)
-    learn = train_teacher(a.data, a.out, resume=a.resume, **_train_kwargs(a))
-    best = getattr(learn, 'run_best', None)
-    print(f"teacher run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
+    _run_config(a, _TEACHER)
+    _trained(train_teacher(a.data, a.out, resume=a.resume, **given(a, _TEACHER)), 'teacher', a.out)
 
 def _train_student(a):
     from ktvit_nb.learner import train_student
@@ -139,181 +126,37 @@ def _train_student(a):
     ck = load_checkpoint(a.teacher)
     if (ck.get('train_config') or {}).get('stage') == 'student':
         raise InputError(ck['path'], "is a student (L-net) run; --teacher needs the H-net run of train-teacher")
-    _train_args(a, ck)
-    kw = _train_kwargs(a)
-    over = dict(feature_weights=a.feature_weights and tuple(a.feature_weights), kl_weight=a.kl_weight,
-                kl_direction=a.kl_direction, T=a.temperature)
-    kw.update({k: v for k,v in over.items() if v is not None}, min_teacher_dice=a.min_teacher_dice)
-    learn = train_student(a.data, a.teacher, a.out, transfer=a.transfer, resume=a.resume, **kw)
-    best = getattr(learn, 'run_best', None)
-    print(f"student run in {a.out}" + (f": best valid dice {best:.4f}" if best is not None else ''))
-
-_TRAIN_FIELDS = ('recipe', 'arch', 'preset', 'input', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss', 'augment', 'contrast', 'seed',
-                 'lr_factor', 'target_spacing', 'mixed_precision', 'folds', 'fold') # the `TrainConfig` fields a user sets (a student's input is always 'lr')
-_STUDENT_FIELDS = ('min_teacher_dice',)
-_CV_SET = ('arch', 'input', 'folds', 'fold') # what `ktvit cv` sets per run itself
-_FLAGS = dict(target_spacing=('--spacing', 'MM')) # (option, metavar) of fields whose option is not named after them
-
-def _add_train_args(s, student=False, cv=False):
-    "One option per `TrainConfig` field a user sets, typed, defaulted, documented and restricted by `checkpoint` itself"
-    import dataclasses, typing
-    from fastcore.docments import docments
-    from ktvit_nb.config import TrainConfig, field_type
-    docs, fields = docments(TrainConfig), {f.name: f for f in dataclasses.fields(TrainConfig)}
-    s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
-    s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
-    for n in _TRAIN_FIELDS + (_STUDENT_FIELDS if student else ()):
-        if (student and n == 'input') or (cv and n in _CV_SET): continue
-        t = field_type(TrainConfig, n); many = typing.get_origin(t) is tuple
-        d, doc = fields[n].default, docs[n]
-        if student and n in ('arch', 'preset', 'target_spacing'): d, doc = None, doc + " (default: the teacher's)"
-        flag, metavar = _FLAGS.get(n, ('--' + n.replace('_', '-'), None))
-        s.add_argument(flag, dest=n, metavar=metavar, type=typing.get_args(t)[0] if many else t,
-                       nargs='+' if many else None, choices=TrainConfig.choices.get(n), default=d, help=doc)
-    if not cv: s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt')
+    transfer, net = getattr(a, 'transfer', DEFAULT_TRANSFER), ck['model_config']
+    _run_config(a, _STUDENT, ck, stage='student', input='lr', arch=net['arch'], preset=net['preset'], transfer=transfer,
+                kt=kt_variant(transfer, **given(a, _names(KTConfig))))
+    learn = train_student(a.data, a.teacher, a.out, transfer=transfer, resume=a.resume, **given(a, _STUDENT + _names(KTConfig)))
+    _trained(learn, 'student', a.out)
 
 # %% ../nbs/13_cli.ipynb #8130d50a
 def _predict(a):
-    from ktvit_nb.infer import predict_files, PredictConfig
-    cfg = PredictConfig(overlap=a.overlap, tta=a.tta, sw_batch_size=a.sw_batch_size, device=a.device, threshold=a.threshold)
-    predict_files(a.model, a.inputs, a.out, cfg, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch, progress=not a.quiet,
-                  log=None if a.quiet else print)
+    from ktvit_nb.infer import predict_files
+    cfg = PredictConfig(**given(a, _names(PredictConfig)))
+    predict_files(a.model, a.inputs, a.out, cfg, overwrite=a.overwrite, allow_mismatch=a.allow_mismatch,
+                  progress=not a.quiet, log=None if a.quiet else print)
 
 def _evaluate(a):
     from ktvit_nb.metrics import evaluate_dirs, summarize
     if a.mask and a.no_mask: raise InputError('--no-mask', "contradicts --mask; give one of them")
-    df = evaluate_dirs(a.pred, a.gt, a.mask, threshold=a.threshold, case_masks=not a.no_mask, out=a.out,
-                       overwrite=a.overwrite)
+    df = evaluate_dirs(a.pred, a.gt, a.mask, threshold=a.threshold, case_masks=not a.no_mask, out=a.out, overwrite=a.overwrite)
     print(df.to_string(float_format=lambda v: f'{v:.4g}'))
     print(); print(summarize(df).to_string(float_format=lambda v: f'{v:.4g}'))
     print(f"wrote {a.out}")
 
 # %% ../nbs/13_cli.ipynb #ae390f0c
-def case_layers(path, # a case folder, a `ktvit demo` report folder, or a `ktvit predict` output folder
-                case:str|None=None, # report and prediction folders: which case (default: the first)
-                gt=None, # prediction folders: the data set holding the case's image and label
-               ) -> tuple[dict, tuple|None, tuple]:
-    "Layers (name -> array) for `view_case`, the (prediction, label) pair whose errors to show, and the label layers"
-    from ktvit_nb.data.io import read_image
-    p = Path(path)
-    if not p.is_dir(): raise InputError(p, "not found" if not p.exists() else "is a file; give a case, report or prediction folder")
-    if (p/'predictions').is_dir() and (p/'data').is_dir():
-        preds = sorted(d for d in (p/'predictions').iterdir() if d.is_dir())
-        names = sorted(f.name[:-len('_prob.nii.gz')] for f in preds[0].glob('*_prob.nii.gz')) if preds else []
-        if not names: raise InputError(p, "holds no predictions (predictions/<model>/<case>_prob.nii.gz)")
-        case = case or names[0]
-        if case not in names: raise InputError(p, f"has no predictions for case {case!r}; it has {names}")
-        from ktvit_nb.demo import RUNS, SHOWN
-        layers, errors = _case_dir_layers(p/'data'/case), None
-        for d in preds:
-            layers[d.name] = read_image(d/f'{case}_prob.nii.gz').array
-            if d.name == RUNS[SHOWN].folder: errors = (d.name, 'label')
-        return layers, errors, ('label',) if 'label' in layers else ()
-    if _stem_file(p, 'image') or _stem_file(p, 'image_lr'): return _case_dir_layers(p), None, ('label',) if _stem_file(p, 'label') else ()
-    return _prediction_layers(p, case, gt)
-
-def _stem_file(d, stem): return next(iter(sorted(f for f in Path(d).glob(f'{stem}.*') if f.name.split('.')[0] == stem)), None)
-
-def _case_dir_layers(d):
-    from ktvit_nb.data.io import read_image
-    out = {}
-    for name, stem in (('HR', 'image'), ('LR', 'image_lr'), ('label', 'label'), ('mask', 'mask')):
-        f = _stem_file(d, stem)
-        if f is not None: out[name] = read_image(f).array
-    if not out: raise InputError(d, "has no image file")
-    return out
-
-def _prediction_layers(p, case, gt):
-    "A `ktvit predict` folder: one case's probabilities and mask, with its image and label from `gt`"
-    from ktvit_nb.data.io import read_image
-    from ktvit_nb.metrics import find_predictions, _gt_index
-    try: preds = {c: f for c, f in find_predictions(p).items() if f['prob'] or f['mask']}
-    except InputError: preds = {}
-    if not preds: raise InputError(p, "is neither a case folder (image.*), a `ktvit demo` report nor a `ktvit predict` "
-                                      "folder (<case>_prob, <case>_mask)")
-    case = case or next(iter(preds))
-    if case not in preds: raise InputError(p, f"has no predictions for case {case!r}; it has {sorted(preds)[:8]}")
-    layers = {}
-    if gt is not None:
-        g = Path(gt)
-        if not g.exists(): raise InputError(g, "--gt folder not found")
-        index = _gt_index(g)
-        if index is not None:
-            if case not in index: raise InputError(g, f"has no case {case!r}")
-            c = index[case]
-            for name, f in (('HR', c.image), ('LR', c.image_lr), ('label', c.label), ('mask', c.mask)):
-                if f is not None: layers[name] = read_image(f).array
-        elif (g/case).is_dir(): layers = _case_dir_layers(g/case)
-        else: raise InputError(g, f"has no case folder {case!r}")
-    pf = preds[case]
-    for name, k in (('probability', 'prob'), ('predicted mask', 'mask'), ('prediction', 'plain')):
-        if pf[k] is not None: layers[name] = read_image(pf[k]).array
-    shapes = {k: v.shape for k, v in layers.items()}
-    if len(set(shapes.values())) > 1: raise InputError(p, f"case {case!r}: the layers differ in shape {shapes}")
-    pred = next((n for n in ('predicted mask', 'prediction', 'probability') if n in layers), None)
-    errors = (pred, 'label') if 'label' in layers and pred else None
-    return layers, errors, ('label',) if 'label' in layers else ()
-
-# %% ../nbs/13_cli.ipynb #cc40843d
-_NO_DISPLAY = ("is not set (no display): run it on a desktop, or under `xvfb-run -a ktvit view ...` (install Xvfb: "
-               "apt-get install xvfb), or save a picture with --screenshot FILE.png")
-
-def _qt_probe(env=None) -> str|None:
-    "None when Qt can open a window on this display, else its last words (run in a child: Qt aborts on failure)"
-    code = "import sys; from qtpy.QtWidgets import QApplication; QApplication(sys.argv[:1])"
-    try: r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, env=env)
-    except subprocess.TimeoutExpired: return "Qt did not start within 60 s"
-    if r.returncode == 0: return None
-    last = [l for l in r.stderr.strip().splitlines() if l.strip()]
-    return last[-1][:160] if last else f"exit status {r.returncode}"
-
-def _start_xvfb():
-    "(process, display) of a private Xvfb server, or None when Xvfb is not installed or does not start"
-    xvfb = shutil.which('Xvfb')
-    if xvfb is None: return None
-    r, w = os.pipe()
-    proc = subprocess.Popen([xvfb, '-displayfd', str(w), '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'],
-                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(w)
-    with os.fdopen(r) as f: num = f.readline().strip()
-    if not num: proc.kill(); proc.wait(); return None
-    return proc, f':{num}'
-
-def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb will do)
-                  ):
-    "Make sure napari can draw, before Qt is imported: returns an Xvfb process to stop afterwards (or None); `InputError` if not"
-    if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')) and os.environ.get('QT_QPA_PLATFORM') != 'offscreen':
-        if not screenshot: raise InputError('DISPLAY', _NO_DISPLAY)
-        started = _start_xvfb()
-        if started is None: raise InputError('DISPLAY', "is not set and Xvfb is not installed: install it (apt-get install xvfb) "
-                                                        "or run under `xvfb-run -a ktvit view ... --screenshot FILE.png`")
-        os.environ['DISPLAY'] = started[1]
-    else: started = None
-    problem = _qt_probe()
-    if problem is not None:
-        if started is not None: started[0].kill(); started[0].wait()
-        shown = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.environ.get('QT_QPA_PLATFORM')
-        raise InputError('display', f"Qt cannot open {shown} ({problem}): " + _NO_DISPLAY.split(': ', 1)[1])
-    return started[0] if started else None
-
 def _view(a):
-    path = Path(a.path)
-    if not path.exists(): raise InputError(path, "not found")
+    from ktvit_nb import viz
+    if not Path(a.path).exists(): raise InputError(a.path, "not found")
     if a.screenshot is not None:
         if Path(a.screenshot).suffix.lower() != '.png': raise InputError('--screenshot', f"{a.screenshot}: give a .png file name")
         check_output(a.screenshot, '--screenshot', inputs=[a.path, a.gt], overwrite=a.overwrite)
-    layers, errors, labels = case_layers(a.path, a.case, a.gt)   # files first: their errors need no display
-    scored = 'mask' if errors and 'mask' in layers else None       # errors counted inside the case mask, as `evaluate` does
-    xvfb = ensure_display(a.screenshot is not None)
-    try:
-        from ktvit_nb.viz import view_case
-        view_case(layers, labels=labels, errors_from=errors, scored=scored, ndisplay=3 if a.three_d else 2,
-                  screenshot=a.screenshot, show=a.screenshot is None)
-        if a.screenshot: print(f"wrote {a.screenshot}")
-        else:
-            import napari; napari.run()
-    finally:
-        if xvfb is not None: xvfb.kill(); xvfb.wait()
+    layers = viz.case_layers(a.path, a.case, a.gt)   # files first: their errors need no display
+    viz.show_case(*layers, screenshot=a.screenshot, ndisplay=3 if a.three_d else 2)
+    if a.screenshot: print(f"wrote {a.screenshot}")
 
 # %% ../nbs/13_cli.ipynb #ac25f161
 def _bench(a):
@@ -330,29 +173,9 @@ def _bench(a):
     print(f"wrote {out}")
 
 # %% ../nbs/13_cli.ipynb #7a00b328
-_STUDY_TRAIN = ('preset', 'epochs', 'patch_size', 'bs', 'n_per_case', 'lr', 'warmup', 'min_teacher_dice', 'lr_factor') # the study's `train` fields a user sets
-
-def _add_study_args(s):
-    "One option per `StudyConfig` field and per field of its `train` a user sets, typed, defaulted and documented by the dataclasses"
-    import dataclasses
-    from fastcore.docments import docments
-    from ktvit_nb.config import StudyConfig, TrainConfig
-    docs, base = {**docments(TrainConfig), **docments(StudyConfig)}, StudyConfig()
-    s.add_argument('--out', required=True, help='study folder (a new one, or a study to continue)')
-    s.add_argument('--quick', action='store_true', help='the tiny smoke-test design (QUICK_STUDY) as the base')
-    for n in [f.name for f in dataclasses.fields(StudyConfig) if f.name != 'train'] + list(_STUDY_TRAIN):
-        d = getattr(base if n in base.__dataclass_fields__ else base.train, n)
-        kind = type(d[0]) if isinstance(d, tuple) else type(d) if d is not None else str
-        if n == 'lr_factor': kind = float
-        s.add_argument('--' + n.replace('_', '-'), type=kind, nargs='+' if isinstance(d, tuple) else None,
-                       help=(docs.get(n) or n) + f' (default {d})', default=None)
-
 def _study(a):
-    import dataclasses
-    from ktvit_nb.config import StudyConfig, QUICK_STUDY, update_config
     from ktvit_nb.study import run_study
-    names = [f.name for f in dataclasses.fields(StudyConfig) if f.name != 'train'] + list(_STUDY_TRAIN)
-    cfg = update_config(QUICK_STUDY if a.quick else StudyConfig(), **{n: getattr(a, n) for n in names if getattr(a, n) is not None})
+    cfg = update_config(QUICK_STUDY if a.quick else StudyConfig(), **given(a, _STUDY))
     out = check_output(a.out, '--out', folder=True, inputs=[cfg.data])
     if out.is_dir() and any(out.iterdir()) and not (out/'design.json').exists():
         raise InputError(f"--out {out}", "holds files but no study (design.json); choose a new folder")
@@ -362,18 +185,12 @@ def _study(a):
 # %% ../nbs/13_cli.ipynb #e08730e0
 def _cv(a):
     from ktvit_nb.study import run_folds
-    from ktvit_nb.models import ARCHS
-    bad = [x for x in a.archs if x not in ARCHS]
-    if bad: raise InputError('--archs', f"unknown architecture(s) {bad}; choose from {', '.join(ARCHS)}")
-    check_number('--n-valid', a.n_valid, 1)
-    a.resume, a.fold, a.input = False, 0, None
-    for a.arch in a.archs: _train_args(a) # every option, the data set and each network's crop, before anything is written
+    cv, pc = CVConfig(**given(a, _names(CVConfig))), PredictConfig(**given(a, ('tta', 'overlap')))
+    for arch in cv.archs: _run_config(a, _SHARED, arch=arch) # every option, the data set and each network's crop, before anything is written
     out = Path(a.out)
     if out.is_dir() and any(out.iterdir()) and not (out/'cases.csv').exists() and not (out/'runs').exists():
         raise InputError(f"--out {out}", "holds files but no cross-validation (cases.csv, runs/); choose a new folder")
-    kw = {k: v for k, v in _train_kwargs(a).items() if k not in _CV_SET}
-    if a.overlap is not None: check_number('--overlap', a.overlap, 0, 1, hi_open=True)
-    print(run_folds(a.data, out, archs=tuple(a.archs), folds=a.folds, n_valid=a.n_valid, tta=a.tta, overlap=a.overlap, **kw))
+    print(run_folds(a.data, out, **dataclasses.asdict(cv), tta=pc.tta, overlap=pc.overlap, **given(a, _SHARED)))
     print(f"wrote {out/'folds.md'}")
 
 # %% ../nbs/13_cli.ipynb #4c3f5c92
@@ -393,9 +210,7 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
 
 class _Parser(argparse.ArgumentParser):
     "argparse with every default in `--help` and one-line errors (`ktvit COMMAND: error: ...`, exit status 2)"
-    def __init__(self, *args, **kw):
-        kw.setdefault('formatter_class', _Help)
-        super().__init__(*args, **kw)
+    def __init__(self, *args, **kw): super().__init__(*args, **{'formatter_class': _Help, **kw})
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
@@ -404,98 +219,69 @@ def make_parser():
     p = _Parser(prog='ktvit', description='KT-ViT vessel segmentation: data, training, inference, evaluation')
     p.add_argument('--version', action='version', version=f'ktvit {__version__}')
     sub = p.add_subparsers(dest='cmd', required=True, metavar='COMMAND')
-    s = sub.add_parser('synth', help='write a synthetic TOF-MRA-like data set with exact labels')
+    def cmd(name, func, help):
+        s = sub.add_parser(name, help=help); s.set_defaults(func=func); return s
+    def run_args(s, resume=True):
+        s.add_argument('--data', required=True, help='data folder: package layout, cases.csv, DRIVE or vesselNN')
+        s.add_argument('--out', required=True, help='run folder (config.json, metrics.csv, last.pt, best.pt, curves.png)')
+        if resume: s.add_argument('--resume', action='store_true', help='continue from OUT/last.pt (with the same settings)')
+        else: s.set_defaults(resume=False)
+    s = cmd('synth', _synth, 'write a synthetic TOF-MRA-like data set with exact labels')
     s.add_argument('out', nargs='?', default='data/synth', help='output folder (package data layout); new or empty (data/README.md)')
-    s.add_argument('--n', type=int, default=8, help='number of cases, >= 1')
-    s.add_argument('--shape', type=int, nargs='+', help=f'case shape, X Y Z (3D) or H W (2D), each >= {SYNTH_MIN_SIDE} '
-                                                          '(None: 128 128 64, or 256 256 in 2D)')
-    s.add_argument('--seed', type=int, default=0, help='case i uses seed + i, >= 0')
-    s.add_argument('--dims', type=int, choices=(2,3), help='2 or 3 (None: from --shape, else 3)')
-    s.set_defaults(func=_synth)
-    t = sub.add_parser('train-teacher', help='stage 1: train the H-net on HR patches')
-    _add_train_args(t); t.set_defaults(func=_train_teacher)
-    t = sub.add_parser('train-student', help='stage 2: train the L-net on LR patches, taught by a frozen H-net')
-    _add_train_args(t, student=True)
-    t.add_argument('--teacher', required=True, help="the teacher's run folder or checkpoint")
-    from ktvit_nb.config import KT_VARIANTS, KL_DIRECTIONS, DEFAULT_TRANSFER
-    t.add_argument('--transfer', choices=tuple(KT_VARIANTS), default=DEFAULT_TRANSFER,
-                   help="knowledge-transfer variant ('none': without transfer; 'paper': eq. 7 as written; see losses.KT_VARIANTS)")
-    t.add_argument('--feature-weights', type=float, nargs=4, help="override the variant's w_1..w_4 of eq. 7, each >= 0")
-    t.add_argument('--kl-weight', type=float, help="override the variant's w of eq. 7, >= 0")
-    t.add_argument('--kl-direction', choices=KL_DIRECTIONS, help="override the variant's KL direction")
-    t.add_argument('--temperature', type=float, help="override the variant's KL temperature, > 0")
-    t.set_defaults(func=_train_student)
-    pr = sub.add_parser('predict', help='whole-volume vessel probability and mask for each case')
-    pr.add_argument('inputs', nargs='+', help='image files (NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF), case '
-                                              'folders, folders of them, or a data set (cases.csv, pairs.csv, DRIVE)')
-    pr.add_argument('--model', required=True, nargs='+', action='extend',
-                    help='run folder or checkpoint; several: an ensemble (averaged probabilities)')
+    add_fields(s, SynthConfig(), _names(SynthConfig), says=dict(shape=None, dims=None))
+    t = cmd('train-teacher', _train_teacher, 'stage 1: train the H-net on HR patches')
+    run_args(t); add_fields(t, TrainConfig(), _TEACHER)
+    t = cmd('train-student', _train_student, 'stage 2: train the L-net on LR patches, taught by a frozen H-net')
+    run_args(t); t.add_argument('--teacher', required=True, help="the teacher's run folder or checkpoint")
+    add_fields(t, TrainConfig(transfer=DEFAULT_TRANSFER), _STUDENT + ('transfer',), says=dict.fromkeys(('arch', 'preset', 'recipe', 'contrast', 'target_spacing'), "the teacher's"))
+    add_fields(t, KTConfig(), _names(KTConfig), says=dict.fromkeys(_names(KTConfig), "the variant's"))
+    pr = cmd('predict', _predict, 'whole-volume vessel probability and mask for each case')
+    pr.add_argument('inputs', nargs='+', help='image files (NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF), case folders, folders of them, or a data set')
+    pr.add_argument('--model', required=True, action='append', help='run folder or checkpoint; repeated (--model A --model B): an ensemble, its probabilities averaged')
     pr.add_argument('--out', required=True, help='output folder: <case>_prob and <case>_mask per case')
-    pr.add_argument('--overlap', type=float, default=None, help='tile overlap in [0, 1), Gaussian-blended (None: 0.5 for 2D images, measured on DRIVE; 0 for volumes, as in the paper)')
-    pr.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None, help='test-time augmentation: average over every axis flip, each also turned 90 degrees in-plane when the tiles are square, 8-16x the time (None: on for 2D images, measured on DRIVE; off for volumes)')
-    pr.add_argument('--threshold', type=float, default=None, help="mask = probability >= threshold, in (0, 1) (default: the checkpoint's, chosen on its validation cases; 0.5 when it has none)")
-    pr.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda, cuda:N or mps')
-    pr.add_argument('--sw-batch-size', type=int, default=4, help='tiles per forward pass, >= 1 (1 is faster for the small KT-ViT on a CPU)')
+    add_fields(pr, PredictConfig(), _names(PredictConfig))
     pr.add_argument('--overwrite', action='store_true', help='replace existing outputs')
-    pr.add_argument('--allow-mismatch', action='store_true',
-                    help="predict inputs whose kind (HR/LR) or voxel size differs from the network's training data")
+    pr.add_argument('--allow-mismatch', action='store_true', help="predict inputs whose kind (HR/LR) or voxel size differs from the network's training data")
     pr.add_argument('--quiet', action='store_true', help='no progress bar, no per-case lines')
-    pr.set_defaults(func=_predict)
-    ev = sub.add_parser('evaluate', help='metrics of predictions against labels')
+    ev = cmd('evaluate', _evaluate, 'metrics of predictions against labels')
     ev.add_argument('--pred', required=True, help='folder of predictions (<case>_mask, <case>_prob, <case>)')
-    ev.add_argument('--gt', required=True, help='data set (package layout, cases.csv, pairs.csv, DRIVE) or folder of '
-                                                '<case>.nii.gz labels')
+    ev.add_argument('--gt', required=True, help='data set (package layout, cases.csv, pairs.csv, DRIVE) or folder of <case>.nii.gz labels')
     ev.add_argument('--mask', help="folder of masks replacing each case's own mask.*")
     ev.add_argument('--no-mask', action='store_true', help="score whole images, not inside each case's mask")
-    ev.add_argument('--threshold', type=float, help='re-threshold the probability maps at this value in (0, 1) '
-                                                    '(None: score the written masks)')
+    ev.add_argument('--threshold', type=float, help='re-threshold the probability maps at this value in (0, 1) (None: score the written masks)')
     ev.add_argument('--out', default='metrics.csv', help='CSV file to write')
     ev.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
-    ev.set_defaults(func=_evaluate)
-    v = sub.add_parser('view', help='open a case, a demo report or predictions in napari (or save a screenshot)')
+    v = cmd('view', _view, 'open a case, a demo report or predictions in napari (or save a screenshot)')
     v.add_argument('path', help='case folder, `ktvit demo` report folder, or `ktvit predict` output folder')
     v.add_argument('--gt', help='with a predict folder: the data set holding the case image and label')
     v.add_argument('--case', help='report and predict folders: which case (None: the first)')
     v.add_argument('--screenshot', help='save a PNG of the view (with a legend) and exit; no person needed')
     v.add_argument('--overwrite', action='store_true', help='replace an existing --screenshot file')
     v.add_argument('--3d', dest='three_d', action='store_true', help='3D rendering')
-    v.set_defaults(func=_view)
-    b = sub.add_parser('bench', help='speed, memory, GFLOP/s and knowledge-transfer cost of every network and preset; '
-                                     'with --quality, the Dice each network reaches in fixed training budgets')
+    b = cmd('bench', _bench, 'speed, memory, GFLOP/s and knowledge-transfer cost of every network and preset; with --quality, the Dice each reaches in fixed budgets')
     b.add_argument('--out', help='Markdown table to write (None: bench.md, with --quality quality.md)')
-    b.add_argument('--quick', action='store_true', help='a 128x128x64 volume, tiny and small presets only; with --quality '
-                                                        "the demo's toy data, and --budgets in seconds")
+    b.add_argument('--quick', action='store_true', help="a 128x128x64 volume, tiny and small presets only; with --quality the demo's toy data, and --budgets in seconds")
     b.add_argument('--device', default='auto', help='auto (CUDA when present), cpu, cuda or cuda:N')
-    b.add_argument('--amp', choices=('auto', 'on', 'off'), default='auto',
-                   help='also measure every network under bfloat16 autocast (auto: on CUDA only)')
-    b.add_argument('--quality', action='store_true', help='instead: the validation Dice of every network after training '
-                   'for each budget (quality per compute; about 70 minutes with the default budgets)')
-    b.add_argument('--profile', action='store_true', help='instead: where a training step of the KT-ViT and the U-Net '
-                   '(tiny and small; --quick: tiny) spends its time, by operator group')
-    b.add_argument('--budgets', type=float, nargs='+', default=[2, 5, 10],
-                   help='with --quality: training budgets in minutes of wall-clock time, each > 0')
+    b.add_argument('--amp', choices=('auto', 'on', 'off'), default='auto', help='also measure every network under bfloat16 autocast (auto: on CUDA only)')
+    b.add_argument('--quality', action='store_true', help='instead: the validation Dice of every network after training for each budget (about 70 minutes)')
+    b.add_argument('--profile', action='store_true', help='instead: where a training step of the KT-ViT and the U-Net (--quick: tiny only) spends its time')
+    b.add_argument('--budgets', type=float, nargs='+', default=[2, 5, 10], help='with --quality: training budgets in minutes of wall-clock time, each > 0')
     b.add_argument('--overwrite', action='store_true', help='replace an existing --out file')
-    b.set_defaults(func=_bench)
-    st = sub.add_parser('study', help='paired multi-seed comparison of knowledge-transfer variants (the L-net without transfer as reference)')
-    _add_study_args(st); st.set_defaults(func=_study)
-    c = sub.add_parser('cv', help='cross-validate a training recipe: every network on every fold, test cases scored at the validation threshold')
-    _add_train_args(c, cv=True)
-    c.add_argument('--archs', nargs='+', default=['ktvit', 'unet'], help='networks trained on every fold; the first is the reference of the paired differences')
-    c.add_argument('--folds', type=int, default=5, help='K folds of the cases, each once the test set (the number of cases: leave one out)')
-    c.add_argument('--n-valid', type=int, default=2, help='validation cases per fold (they choose the best epoch and the threshold)')
-    c.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None, help="score with test-time augmentation (default: predict's, on in 2D and off in 3D)")
-    c.add_argument('--overlap', type=float, default=None, help="tile overlap of the scoring in [0, 1) (default: predict's, 0.5 in 2D and 0 in 3D)")
-    c.set_defaults(func=_cv)
-    bm = sub.add_parser('brainmask', help='write a brain mask (skull stripping) for every case of a data folder')
+    st = cmd('study', _study, 'paired multi-seed comparison of knowledge-transfer variants (the L-net without transfer as reference)')
+    st.add_argument('--out', required=True, help='study folder (a new one, or a study to continue)')
+    st.add_argument('--quick', action='store_true', help='the tiny smoke-test design (QUICK_STUDY) as the base')
+    add_fields(st, StudyConfig(), _STUDY)
+    c = cmd('cv', _cv, 'cross-validate a training recipe: every network on every fold, test cases scored at the validation threshold')
+    run_args(c, resume=False); add_fields(c, TrainConfig(), _SHARED); add_fields(c, CVConfig(), _names(CVConfig)); add_fields(c, PredictConfig(), ('tta', 'overlap'))
+    bm = cmd('brainmask', _brainmask, 'write a brain mask (skull stripping) for every case of a data folder')
     bm.add_argument('data', help='data folder in the package layout (<case>/image.nii.gz ...)')
     bm.add_argument('-f', type=float, default=0.5, help="BET's fractional intensity threshold in (0, 1): larger, smaller brain")
     bm.add_argument('--erode-mm', type=float, default=4.0, help='radius (mm) of the opening that cuts the scalp from the brain, > 0')
     bm.add_argument('--overwrite', action='store_true', help='replace masks the cases already have')
-    bm.set_defaults(func=_brainmask)
-    d = sub.add_parser('demo', help='the main job on the embedded synthetic data')
+    d = cmd('demo', _demo, 'the main job on the embedded synthetic data')
     d.add_argument('--out', default='demo-report', help='report folder')
-    d.add_argument('--quick', action='store_true', help='a one-minute smoke run')
-    d.set_defaults(func=_demo)
+    d.add_argument('--quick', action='store_true', help='a one-minute smoke run (QUICK) as the base')
+    add_fields(d, DemoConfig(), _DEMO)
     return p
 
 # %% ../nbs/13_cli.ipynb #07498d65
@@ -503,11 +289,9 @@ def main(argv=None):
     "Entry point of the `ktvit` console script"
     a = make_parser().parse_args(argv)
     try: a.func(a)
-    except InputError as e:
-        print(f"ktvit {a.cmd}: error: {' '.join(str(e).split())}", file=sys.stderr)
-        sys.exit(2)
-    except ConfigError as e:   # a config field's error, shown as its option's
-        print(f"ktvit {a.cmd}: error: --{e.field.replace('_', '-')}: {' '.join(e.problem.split())}", file=sys.stderr)
+    except (InputError, ConfigError) as e:   # a config field's error is shown as its option's
+        what = f"{flag(e.field)}: {e.problem}" if isinstance(e, ConfigError) else str(e)
+        print(f"ktvit {a.cmd}: error: {' '.join(what.split())}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:   # `ktvit evaluate ... | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()); sys.exit(0)

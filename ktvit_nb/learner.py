@@ -4,7 +4,7 @@
 
 # %% ../nbs/05a_learner.ipynb #b3c92557
 from __future__ import annotations
-from dataclasses import asdict, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
@@ -17,7 +17,7 @@ from fastai.optimizer import Adam
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer, num_distrib, rank_distrib
 from .core import InputError, atomic_path, set_seed, binarize
-from .config import TrainConfig, KTConfig, DEFAULT_TRANSFER, kt_variant
+from .config import TrainConfig, KTConfig, DEFAULT_TRANSFER, kt_variant, resume_mismatch
 from .checkpoint import save_checkpoint, load_checkpoint, load_model, save_run_record, update_checkpoint
 from .losses import task_loss
 from .metrics import Confusion, overlap_scores
@@ -192,10 +192,8 @@ def _prepare_run(out, cfg:TrainConfig, resume:bool):
         print(f"removing {t}, a partial write of an interrupted run"); t.unlink() # `atomic_path` temporaries a kill left
     if resume and (out/'last.pt').exists():
         ck = load_checkpoint(out/'last.pt')
-        old = ck['train_config']
-        for k in ('stage', 'arch', 'preset', 'epochs', 'bs', 'seed', 'target_spacing'):
-            if old.get(k) != asdict(cfg)[k] and not (isinstance(old.get(k), list) and tuple(old[k]) == asdict(cfg)[k]):
-                raise InputError(out/'last.pt', f"cannot resume: it was run with {k}={old.get(k)!r}, not {asdict(cfg)[k]!r}")
+        bad = resume_mismatch(cfg, ck['train_config'])   # any of `config.RESUME_FIELDS`
+        if bad: raise InputError(out/'last.pt', f"cannot resume: it was run with {bad}")
         print(f"resuming {out/'last.pt'}: {ck['epoch'] + 1} of {cfg.epochs} epochs done, continuing with epoch {ck['epoch'] + 2}")
         return ck
     if resume: print(f"nothing to resume in {out} (no last.pt): starting from the first epoch")

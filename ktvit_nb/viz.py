@@ -4,7 +4,7 @@
 
 # %% ../nbs/04c_viz.ipynb #f09ce8c1
 from __future__ import annotations
-import io
+import io, os, shutil, subprocess, sys
 from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
@@ -15,7 +15,8 @@ from .core import InputError, atomic_path, binarize
 __all__ = ['AXIS_NAMES', 'BG', 'TP', 'FP', 'FN', 'TP_COLOR', 'FN_COLOR', 'FP_COLOR', 'BG_COLOR', 'AGREE_COLORS', 'AGREE_NAMES',
            'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'mip', 'error_codes', 'codes_rgb',
            'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors', 'plot_lr_hr',
-           'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band', 'view_case']
+           'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band', 'view_case',
+           'case_layers', 'ensure_display', 'show_case']
 
 # %% ../nbs/04c_viz.ipynb #9a6c3dd3
 AXIS_NAMES = ('X', 'Y', 'Z')
@@ -475,3 +476,128 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
         with atomic_path(screenshot) as tmp: Image.fromarray(img).save(tmp, format='png')
         if not show: viewer.close()
     return viewer
+
+# %% ../nbs/04c_viz.ipynb #72355e28
+def case_layers(path, # a case folder, a `ktvit demo` report folder, or a `ktvit predict` output folder
+                case:str|None=None, # report and prediction folders: which case (default: the first)
+                gt=None, # prediction folders: the data set holding the case's image and label
+               ) -> tuple[dict, tuple|None, tuple]:
+    "Layers (name -> array) for `view_case`, the (prediction, label) pair whose errors to show, and the label layers"
+    from ktvit_nb.data.io import read_image
+    p = Path(path)
+    if not p.is_dir(): raise InputError(p, "not found" if not p.exists() else "is a file; give a case, report or prediction folder")
+    if (p/'predictions').is_dir() and (p/'data').is_dir():
+        preds = sorted(d for d in (p/'predictions').iterdir() if d.is_dir())
+        names = sorted(f.name[:-len('_prob.nii.gz')] for f in preds[0].glob('*_prob.nii.gz')) if preds else []
+        if not names: raise InputError(p, "holds no predictions (predictions/<model>/<case>_prob.nii.gz)")
+        case = case or names[0]
+        if case not in names: raise InputError(p, f"has no predictions for case {case!r}; it has {names}")
+        from ktvit_nb.demo import RUNS, SHOWN
+        layers, errors = _case_dir_layers(p/'data'/case), None
+        for d in preds:
+            layers[d.name] = read_image(d/f'{case}_prob.nii.gz').array
+            if d.name == RUNS[SHOWN].folder: errors = (d.name, 'label')
+        return layers, errors, ('label',) if 'label' in layers else ()
+    if _stem_file(p, 'image') or _stem_file(p, 'image_lr'): return _case_dir_layers(p), None, ('label',) if _stem_file(p, 'label') else ()
+    return _prediction_layers(p, case, gt)
+
+def _stem_file(d, stem): return next(iter(sorted(f for f in Path(d).glob(f'{stem}.*') if f.name.split('.')[0] == stem)), None)
+
+def _case_dir_layers(d):
+    from ktvit_nb.data.io import read_image
+    out = {}
+    for name, stem in (('HR', 'image'), ('LR', 'image_lr'), ('label', 'label'), ('mask', 'mask')):
+        f = _stem_file(d, stem)
+        if f is not None: out[name] = read_image(f).array
+    if not out: raise InputError(d, "has no image file")
+    return out
+
+def _prediction_layers(p, case, gt):
+    "A `ktvit predict` folder: one case's probabilities and mask, with its image and label from `gt`"
+    from ktvit_nb.data.io import read_image
+    from ktvit_nb.metrics import find_predictions, _gt_index
+    try: preds = {c: f for c, f in find_predictions(p).items() if f['prob'] or f['mask']}
+    except InputError: preds = {}
+    if not preds: raise InputError(p, "is neither a case folder (image.*), a `ktvit demo` report nor a `ktvit predict` "
+                                      "folder (<case>_prob, <case>_mask)")
+    case = case or next(iter(preds))
+    if case not in preds: raise InputError(p, f"has no predictions for case {case!r}; it has {sorted(preds)[:8]}")
+    layers = {}
+    if gt is not None:
+        g = Path(gt)
+        if not g.exists(): raise InputError(g, "--gt folder not found")
+        index = _gt_index(g)
+        if index is not None:
+            if case not in index: raise InputError(g, f"has no case {case!r}")
+            c = index[case]
+            for name, f in (('HR', c.image), ('LR', c.image_lr), ('label', c.label), ('mask', c.mask)):
+                if f is not None: layers[name] = read_image(f).array
+        elif (g/case).is_dir(): layers = _case_dir_layers(g/case)
+        else: raise InputError(g, f"has no case folder {case!r}")
+    pf = preds[case]
+    for name, k in (('probability', 'prob'), ('predicted mask', 'mask'), ('prediction', 'plain')):
+        if pf[k] is not None: layers[name] = read_image(pf[k]).array
+    shapes = {k: v.shape for k, v in layers.items()}
+    if len(set(shapes.values())) > 1: raise InputError(p, f"case {case!r}: the layers differ in shape {shapes}")
+    pred = next((n for n in ('predicted mask', 'prediction', 'probability') if n in layers), None)
+    errors = (pred, 'label') if 'label' in layers and pred else None
+    return layers, errors, ('label',) if 'label' in layers else ()
+
+# %% ../nbs/04c_viz.ipynb #85616282
+_NO_DISPLAY = ("is not set (no display): run it on a desktop, or under `xvfb-run -a ktvit view ...` (install Xvfb: "
+               "apt-get install xvfb), or save a picture with --screenshot FILE.png")
+
+def _qt_probe(env=None) -> str|None:
+    "None when Qt can open a window on this display, else its last words (run in a child: Qt aborts on failure)"
+    code = "import sys; from qtpy.QtWidgets import QApplication; QApplication(sys.argv[:1])"
+    try: r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60, env=env)
+    except subprocess.TimeoutExpired: return "Qt did not start within 60 s"
+    if r.returncode == 0: return None
+    last = [l for l in r.stderr.strip().splitlines() if l.strip()]
+    return last[-1][:160] if last else f"exit status {r.returncode}"
+
+def _start_xvfb():
+    "(process, display) of a private Xvfb server, or None when Xvfb is not installed or does not start"
+    xvfb = shutil.which('Xvfb')
+    if xvfb is None: return None
+    r, w = os.pipe()
+    proc = subprocess.Popen([xvfb, '-displayfd', str(w), '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'],
+                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(w)
+    with os.fdopen(r) as f: num = f.readline().strip()
+    if not num: proc.kill(); proc.wait(); return None
+    return proc, f':{num}'
+
+def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb will do)
+                  ):
+    "Make sure napari can draw, before Qt is imported: returns an Xvfb process to stop afterwards (or None); `InputError` if not"
+    if not (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')) and os.environ.get('QT_QPA_PLATFORM') != 'offscreen':
+        if not screenshot: raise InputError('DISPLAY', _NO_DISPLAY)
+        started = _start_xvfb()
+        if started is None: raise InputError('DISPLAY', "is not set and Xvfb is not installed: install it (apt-get install xvfb) "
+                                                        "or run under `xvfb-run -a ktvit view ... --screenshot FILE.png`")
+        os.environ['DISPLAY'] = started[1]
+    else: started = None
+    problem = _qt_probe()
+    if problem is not None:
+        if started is not None: started[0].kill(); started[0].wait()
+        shown = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.environ.get('QT_QPA_PLATFORM')
+        raise InputError('display', f"Qt cannot open {shown} ({problem}): " + _NO_DISPLAY.split(': ', 1)[1])
+    return started[0] if started else None
+
+# %% ../nbs/04c_viz.ipynb #0588c510
+def show_case(layers:dict, # name -> array, from `case_layers`
+              errors:tuple|None, # (prediction, label) layer names whose errors to show, or None
+              labels:tuple, # the label layers
+              screenshot=None, # PNG path: draw (on a private Xvfb without a display), save and close; None: keep the window open
+              ndisplay:int=2, # 2 for slices, 3 for volume rendering
+             ):
+    "`view_case` of a folder's layers on a display `ensure_display` made sure of; the errors counted inside the case's mask"
+    scored = 'mask' if errors and 'mask' in layers else None
+    xvfb = ensure_display(screenshot is not None)
+    try:
+        view_case(layers, labels=labels, errors_from=errors, scored=scored, ndisplay=ndisplay, screenshot=screenshot, show=screenshot is None)
+        if screenshot is None:
+            import napari; napari.run()
+    finally:
+        if xvfb is not None: xvfb.kill(); xvfb.wait()

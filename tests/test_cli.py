@@ -31,6 +31,17 @@ def test_run_folders(runs):
     cfg = json.loads((runs/'lnet-default'/'config.json').read_text())['train']
     assert cfg['transfer'] == DEFAULT_TRANSFER and cfg['kt']['init'] == 'teacher'   # the study's default: the H-net's weights as the start
 
+def test_resume_student(runs):
+    "A student resumed with its own settings continues; with another transfer, KT weight or learning rate it is refused in one line"
+    common = ['--data', runs/'data', '--epochs', 1, '--patch-size', 32, 32, 16, '--n-per-case', 2, '--bs', 2, '--out', runs/'lnet',
+              '--teacher', runs/'hnet', '--min-teacher-dice', 0, '--resume']
+    r = ktvit('train-student', *common, '--transfer', 'paper')
+    assert f"resuming {runs/'lnet'/'last.pt'}: 1 of 1 epochs done" in r.stdout, r.stdout[-2000:]
+    for extra, what in [(['--transfer', 'fkl'], "transfer='paper', not 'fkl'"), (['--transfer', 'paper', '--kl-weight', .5], 'kt.kl_weight=1.0, not 0.5'),
+                        (['--transfer', 'paper', '--lr', .01], 'lr=0.001, not 0.01')]:
+        r = ktvit('train-student', *common, *extra, ok=False)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and f"cannot resume: it was run with {what}" in r.stderr, r.stderr[-2000:]
+
 def test_predict_keeps_geometry_and_evaluate(runs):
     "predict -> evaluate as a user types it: a case folder in, outputs named after the case, the written mask scored"
     from ktvit_nb.data.io import read_image
@@ -64,8 +75,10 @@ def test_help_version_and_ensemble(runs):
     assert ktvit('--version').stdout.startswith('ktvit ')
     h = ' '.join(ktvit('predict', '--help').stdout.split())
     assert "(default: the checkpoint's" in h and '--device' in h and '--allow-mismatch' in h
-    ktvit('predict', runs/'data', '--model', runs/'lnet', runs/'lnet', '--out', runs/'ens', '--device', 'cpu', '--quiet')
+    ktvit('predict', runs/'data', '--model', runs/'lnet', '--model', runs/'lnet', '--out', runs/'ens', '--device', 'cpu', '--quiet')
     assert len(list((runs/'ens').glob('case_*_prob.nii.gz'))) == 3
+    ktvit('predict', '--model', runs/'lnet', runs/'data'/'case_000', runs/'data'/'case_001', '--out', runs/'order', '--quiet')   # the model first
+    assert sorted(f.name for f in (runs/'order').glob('*_prob.nii.gz')) == ['case_000_prob.nii.gz', 'case_001_prob.nii.gz']
 
 def test_bad_inputs_exit_2_and_write_nothing(runs, tmp_path):
     bad = tmp_path/'broken.nii.gz'; bad.write_bytes(b'not an image at all')

@@ -122,10 +122,10 @@ CASES = {
     'synth-n-0': (['synth', 'new', '--n', 0], '--n: must be >= 1'),
     'synth-n-neg': (['synth', 'new', '--n', -1], '--n: must be >= 1'),
     'synth-huge': (['synth', 'new', '--shape', 4000, 4000, 4000], 'GiB of memory'),
-    'synth-2x2x2': (['synth', 'new', '--shape', 2, 2, 2], '--shape: every size must be >= 16'),
+    'synth-2x2x2': (['synth', 'new', '--shape', 2, 2, 2], '--shape: must be >= 16, got 2'),
     'synth-one-size': (['synth', 'new', '--shape', 64], '--shape: give 2 (H W) or 3 (X Y Z) sizes'),
-    'synth-negative': (['synth', 'new', '--shape', -32, 32, 32], '--shape: every size must be >= 16'),
-    'synth-dims': (['synth', 'new', '--shape', 32, 32, '--dims', 3], '--shape: 2 sizes given for --dims 3'),
+    'synth-negative': (['synth', 'new', '--shape', -32, 32, 32], '--shape: must be >= 16, got -32'),
+    'synth-dims': (['synth', 'new', '--shape', 32, 32, '--dims', 3], '--shape: 2 sizes given for 3D cases (dims)'),
     'synth-proc': (['synth', '/proc/ktvit-data'], 'system folder'),
     'synth-file': (['synth', 'bad/afile'], 'afile: is an existing file'),
     'synth-readonly': (['synth', 'readonly/data'], 'read-only'),
@@ -175,6 +175,9 @@ CASES = {
     'student-min-dice': (student('--min-teacher-dice', 2), '--min-teacher-dice: must be in [0, 1]'),
     'student-out-is-teacher': (student(out=H), 'is an input'),
     'student-transfer': (student('--transfer', 'magic'), "--transfer: invalid choice: 'magic'"),
+    'student-resume-transfer': (student('--resume', '--min-teacher-dice', 0, '--transfer', 'paper', out=L), "cannot resume: it was run with transfer='finetune', not 'paper'"),
+    'student-resume-kl-weight': (student('--resume', '--min-teacher-dice', 0, '--kl-weight', .5, out=L), "cannot resume: it was run with kt.kl_weight=0.0, not 0.5"),
+    'student-resume-lr': (student('--resume', '--min-teacher-dice', 0, '--lr', .5, out=L), "cannot resume: it was run with lr=0.001, not 0.5"),
     # predict
     'predict-missing': (predict('bad/nothere.nii.gz'), 'nothere.nii.gz: not found'),
     'predict-corrupt': (predict('bad/broken.nii.gz'), 'broken.nii.gz: cannot be read'),
@@ -201,7 +204,7 @@ CASES = {
     'predict-evil-pt': (predict(D, model='bad/evil.pt'), 'evil.pt: not a readable'),
     'predict-state-dict': (predict(D, model='bad/state_dict.pt'), 'state_dict.pt: not a ktvit_nb checkpoint'),
     'predict-no-model': (predict(D, model='nowhere'), 'nowhere: no such checkpoint'),
-    'predict-mixed-ensemble': (['predict', D, '--model', H, L, '--out', 'newpred'], 'mixes input kind'),
+    'predict-mixed-ensemble': (['predict', D, '--model', H, '--model', L, '--out', 'newpred'], 'mixes input kind'),
     'predict-out-file': (predict(D, out='bad/afile'), 'afile: is an existing file'),
     'predict-out-proc': (predict(D, out='/proc/ktvit-pred'), 'system folder'),
     'predict-out-readonly': (predict(D, out='readonly/pred'), 'read-only'),
@@ -238,6 +241,9 @@ CASES = {
     'view-nothing-to-view': (['view', 'readonly', '--screenshot', 'new.png'], 'readonly: is neither a case folder'),
     'view-run-folder': (['view', L, '--screenshot', 'new.png'], 'l: is neither a case folder'),
     'bench-out-exists': (['bench', '--out', 'exists.csv'], 'exists.csv: already exists'),
+    'study-seeds-negative': (['study', '--out', 'newstudy', '--seeds', -3], '--seeds: must be >= 0, got -3'),   # a seed numpy cannot take
+    'study-epochs-0': (['study', '--out', 'newstudy', '--epochs', 0], '--epochs: must be >= 1, got 0'),
+    'demo-shape': (['demo', '--out', 'newdemo', '--shape', 8, 8, 8], '--shape: must be >= 16, got 8'),
     'demo-out-file': (['demo', '--out', 'bad/afile'], 'afile: is an existing file'),
 }
 
