@@ -12,10 +12,11 @@ from typing import ClassVar, get_type_hints, get_origin, get_args
 
 # %% auto #0
 __all__ = ['ARCHS', 'PRESETS', 'RECIPES', 'LOSSES', 'AUGMENTS', 'CONTRASTS', 'STAGES', 'INPUTS', 'MIXED_PRECISION',
-           'KL_DIRECTIONS', 'KT_FEATURES', 'KT_INITS', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'RESUME_FIELDS',
-           'SYNTH_MIN_SIDE', 'QUICK_STUDY', 'QUICK', 'ConfigError', 'check_range', 'field_type', 'check_config',
-           'KTConfig', 'kt_variant', 'default_patch', 'recipe_values', 'TrainConfig', 'resume_mismatch',
-           'PredictConfig', 'SynthConfig', 'CVConfig', 'update_config', 'StudyConfig', 'DemoConfig']
+           'KL_DIRECTIONS', 'KT_FEATURES', 'KT_INITS', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'LR_PROTOCOLS',
+           'KSPACE_WINDOWS', 'RESUME_FIELDS', 'SYNTH_MIN_SIDE', 'QUICK_STUDY', 'QUICK', 'ConfigError', 'check_range',
+           'field_type', 'check_config', 'KTConfig', 'kt_variant', 'LRProtocol', 'default_patch', 'recipe_values',
+           'TrainConfig', 'resume_mismatch', 'PredictConfig', 'SynthConfig', 'CVConfig', 'update_config', 'StudyConfig',
+           'DemoConfig']
 
 # %% ../nbs/00a_config.ipynb #666bd40f
 class ConfigError(ValueError):
@@ -126,6 +127,32 @@ def kt_variant(name:str, # a key of `KT_VARIANTS`
         return None
     return KTConfig(**{**KT_VARIANTS[name], **overrides})
 
+# %% ../nbs/00a_config.ipynb #ecc1af2a
+LR_PROTOCOLS = ('paper', 'kspace') # how an LR image is made from an HR one (`data.preprocess.simulate_lr`)
+KSPACE_WINDOWS = ('none', 'hann', 'tukey') # tapers of the kept k-space (`data.synth.kspace_degrade`)
+
+@dataclass
+class LRProtocol:
+    "How a case without an LR image gets one, on its HR grid: recorded by every run (`TrainConfig`'s `lr_*` fields), applied alike by synth, training, the studies and `predict`"
+    protocol:str='paper' # 'paper': smoothed downsampling by the factor and back (the paper's); 'kspace': a scanner's k-space truncation with its noise
+    factor:tuple[float, ...]|None=None # resolution loss, one for all axes or one per axis, >= 1 (None: the data set's own, else 2)
+    window:str='none' # kspace: taper of the kept k-space against ringing
+    snr:float|None=None # kspace: mean HR intensity over its per-voxel noise std, the noise added in k-space, > 0 (None: none)
+    choices:ClassVar[dict] = dict(protocol=LR_PROTOCOLS, window=KSPACE_WINDOWS)
+    ranges:ClassVar[dict] = dict(factor='>= 1', snr='> 0')
+
+    def __post_init__(self):
+        if isinstance(self.factor, numbers.Number): self.factor = (float(self.factor),)
+        check_config(self)
+        if self.protocol == 'paper' and (self.window != 'none' or self.snr is not None):
+            raise ConfigError('lr_protocol', "the paper's protocol takes no window or SNR; use kspace")
+
+    @classmethod
+    def of(cls, record:dict, # a `TrainConfig.record()` (older records: the paper's protocol with their factor)
+          ) -> LRProtocol:
+        "The LR protocol a run's record states"
+        return cls(record.get('lr_protocol') or 'paper', record.get('lr_factor'), record.get('lr_window') or 'none', record.get('lr_snr'))
+
 # %% ../nbs/00a_config.ipynb #59229415
 def default_patch(spatial_dims:int) -> tuple:
     "The crop and tile size when none is given or recorded: the paper's 64x64x32, or 64x64 in 2D"
@@ -165,7 +192,10 @@ class TrainConfig:
     augment:str|None=None # training crops: 'spatial' (flips, 90-degree turns) or 'spatial+intensity' (and nnU-Net's noise, brightness, contrast, gamma) (None: the recipe's; 'spatial' in both)
     contrast:str|None=None # after the percentile scaling of every image (here and in `predict`): 'none', or 'clahe' (local histogram equalisation) (None: the recipe's; 'none' in both)
     seed:int=0 # seed of the weights, the split, the crops and the augmentation, >= 0
-    lr_factor:float|None=None # LR protocol factor when a case has no LR image, >= 1 (None: the data set's own; synthetic and DRIVE 2, vesselNN 2x2x1)
+    lr_protocol:str='paper' # how a case without an LR image gets one: 'paper' (smoothed downsampling and back) or 'kspace' (a scanner's k-space truncation; `LRProtocol`)
+    lr_factor:tuple[float, ...]|None=None # the LR protocol's resolution loss, one for all axes or one per axis (1 1 3: 3x thicker slices), >= 1 (None: the data set's own; synthetic and DRIVE 2, vesselNN 2x2x1)
+    lr_window:str='none' # kspace protocol: taper of the kept k-space, 'none', 'hann' or 'tukey'
+    lr_snr:float|None=None # kspace protocol: mean HR intensity over its per-voxel noise std, the noise added in k-space, > 0 (None: none)
     target_spacing:tuple[float, ...]|None=None # voxel size in mm per axis (X Y [Z]; 1 um = 0.001) that every case is resampled to for training and every input by `predict`, whose outputs return to the input's grid (None: no resampling)
     mixed_precision:str='auto' # 'auto': on for CUDA, off on CPU
     transfer:str|None=None # student only: the name of the `KT_VARIANTS` variant `kt` starts from (None: a `KTConfig` given directly)
@@ -178,19 +208,27 @@ class TrainConfig:
     fold:int=0 # with folds: the fold this run trains on, 0..K-1 (its test cases are never trained on)
     spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases as read (before `target_spacing`), recorded for `predict`'s check
     choices:ClassVar[dict] = dict(stage=STAGES, input=INPUTS, arch=ARCHS, preset=PRESETS, recipe=RECIPES, loss=LOSSES, augment=AUGMENTS,
-                                  contrast=CONTRASTS, mixed_precision=MIXED_PRECISION, transfer=tuple(KT_VARIANTS))
+                                  contrast=CONTRASTS, mixed_precision=MIXED_PRECISION, transfer=tuple(KT_VARIANTS),
+                                  lr_protocol=LR_PROTOCOLS, lr_window=KSPACE_WINDOWS)
     ranges:ClassVar[dict] = dict(epochs='>= 1', bs='>= 1', patch_size='>= 1', n_per_case='>= 1', lr='> 0', wd='>= 0', warmup='[0, 1)',
-                                 seed='>= 0', lr_factor='>= 1', min_teacher_dice='[0, 1]', folds='>= 2', fold='>= 0')
+                                 seed='>= 0', lr_factor='>= 1', lr_snr='> 0', min_teacher_dice='[0, 1]', folds='>= 2', fold='>= 0')
 
     def __post_init__(self):
         if isinstance(self.kt, dict): self.kt = KTConfig(**self.kt)   # as `record()` stores it
+        if isinstance(self.lr_factor, numbers.Number): self.lr_factor = (float(self.lr_factor),)   # as runs before per-axis factors stored it
         check_config(self)
+        self.lr_sim   # a protocol that takes no window or SNR refuses them
         if self.patch_size is not None and len(self.patch_size) not in (2, 3): raise ConfigError('patch_size', f"give 2 or 3 sizes, not {len(self.patch_size)}")
         if self.target_spacing is not None:
             self.target_spacing = tuple(float(v) for v in self.target_spacing)
             if not all(0 < v < math.inf for v in self.target_spacing):
                 raise ConfigError('target_spacing', f"{self.target_spacing}: every voxel size must be a positive number of mm")
         if self.folds is not None and self.fold >= self.folds: raise ConfigError('fold', f"must be in 0..{self.folds - 1} for {self.folds} folds, got {self.fold}")
+
+    @property
+    def lr_sim(self) -> LRProtocol:
+        "The run's LR protocol (`LRProtocol`)"
+        return LRProtocol(self.lr_protocol, self.lr_factor, self.lr_window, self.lr_snr)
 
     def with_recipe(self, case_shape:tuple, # shape of a training case (its 2 or 3 sizes)
                    ) -> TrainConfig:
@@ -218,7 +256,7 @@ class TrainConfig:
 
 # %% ../nbs/00a_config.ipynb #28d6d272
 RESUME_FIELDS = ('stage', 'input', 'arch', 'preset', 'recipe', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss',
-                 'augment', 'contrast', 'seed', 'lr_factor', 'target_spacing', 'folds', 'fold', 'transfer', 'kt', 'teacher') # a resumed run shares these with its checkpoint
+                 'augment', 'contrast', 'seed', 'lr_protocol', 'lr_factor', 'lr_window', 'lr_snr', 'target_spacing', 'folds', 'fold', 'transfer', 'kt', 'teacher') # a resumed run shares these with its checkpoint
 
 def resume_mismatch(cfg:TrainConfig, # the run about to resume
                     record:dict, # the `train_config` its last.pt stores

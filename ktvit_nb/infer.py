@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
-from .config import PredictConfig
+from .config import PredictConfig, LRProtocol
 from .checkpoint import TrainedNet, load_model, default_patch
 from .metrics import case_metrics, dice
 from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.cases import find_cases, image_file, with_spacing
-from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom, lr_factor_for
+from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom, simulate_lr
 
 # %% auto #0
 __all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'Predictor',
@@ -101,7 +101,7 @@ class Predictor:
         self.patch_size = tuple(patch_size or model_patch_size(tn))
         self.input_kind = input_kind or tn.input_kind
         self.target_spacing, self.contrast = tn.target_spacing, tn.contrast   # the grid and contrast step of training
-        self.lr_factor = tn.train_config.get('lr_factor')   # the training run's LR protocol (None: the data set's)
+        self.lr = LRProtocol.of(tn.train_config)   # the training run's LR protocol, for inputs without an LR image
         self.threshold_stored = self.cfg.threshold is None   # an ensemble: its members' mean
         self.threshold = float(np.mean([n.threshold for n in self.nets])) if self.threshold_stored else float(self.cfg.threshold)
 
@@ -333,7 +333,6 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
     pred = Predictor(model, cfg, progress=progress)
     nets, nd, kind, target = pred.nets, pred.spatial_dims, pred.input_kind, pred.target_spacing
     rng = None if target else train_spacing(nets[0].train_config)
-    lr_factor = pred.lr_factor
     cases = find_inputs(inputs)
     read = {str(Path(f).resolve()) for c in cases for f in (c.given, c.hr, c.lr, c.mask) if f is not None}
     out_dir = check_output(out_dir, '--out', folder=True, inputs=[a for a in inputs if Path(a).is_dir()])
@@ -361,9 +360,7 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
     for i, (c, f, simulate, (p_prob, p_mask)) in enumerate(plan):
         img, geo, mask = _read_case(c, f)
         x = normalize_intensity(img.array, mask, contrast=pred.contrast)
-        if simulate:
-            from ktvit_nb.data.synth import degrade
-            x = np.clip(degrade(x, lr_factor_for(c.lr_factor, lr_factor)), 0, 1).astype(np.float32)
+        if simulate: x = simulate_lr(x, pred.lr, c.lr_factor, c.name)
         prob = pred.prob(x, geo.spacing)
         save_image(prob.astype(np.float32), p_prob, like=img)
         scale = 255 if p_mask.suffix == '.tif' else 1

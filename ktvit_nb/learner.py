@@ -17,7 +17,7 @@ from fastai.optimizer import Adam
 from fastai.callback.progress import ProgressCallback
 from fastai.distributed import DistributedDL, DistributedTrainer, num_distrib, rank_distrib
 from .core import InputError, atomic_path, set_seed, binarize
-from .config import TrainConfig, KTConfig, DEFAULT_TRANSFER, kt_variant, resume_mismatch
+from .config import TrainConfig, KTConfig, LRProtocol, DEFAULT_TRANSFER, kt_variant, resume_mismatch
 from .checkpoint import save_checkpoint, load_checkpoint, load_model, save_run_record, update_checkpoint
 from .losses import task_loss
 from .metrics import Confusion, overlap_scores
@@ -44,7 +44,7 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
                      inputs=('hr',), # ('hr',), ('lr',) or ('lr', 'hr') for knowledge transfer
                      n_per_case:int=80, # training (and validation) crops per case per epoch
                      seed:int=0, # seed of the split, the crops and the augmentation
-                     lr_factor=None, # LR simulation factor (see `load_case`)
+                     lr:LRProtocol|None=None, # the LR protocol of cases without an LR image (see `load_case`)
                      target_spacing=None, # voxel size (mm) every case is resampled to (see `load_case`); None: none is
                      splits=None, # dict or path of a splits.json; None: `load_or_make_splits(data, ...)`
                      folds:int|None=None, # with `splits` None: K-fold cross-validation (folds.json beside the data)
@@ -66,8 +66,8 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     if unknown: raise InputError('splits', f"names cases that do not exist: {unknown[:5]}")
     valid_names = splits['valid'] or splits['train']
     if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
-    train = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing, contrast=contrast) for n in splits['train']]
-    valid = [load_case(by[n], lr_factor=lr_factor, target_spacing=target_spacing, contrast=contrast) for n in valid_names]
+    train = [load_case(by[n], lr=lr, target_spacing=target_spacing, contrast=contrast) for n in splits['train']]
+    valid = [load_case(by[n], lr=lr, target_spacing=target_spacing, contrast=contrast) for n in valid_names]
     tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, intensity=intensity, seed=seed)
     vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
     if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
@@ -247,7 +247,7 @@ def _with_recipe(cfg:TrainConfig, data) -> TrainConfig:
 
 def _dls(data, cfg, inputs):
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
-                           seed=cfg.seed, lr_factor=cfg.lr_factor, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
+                           seed=cfg.seed, lr=cfg.lr_sim, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
                            target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast)
     cfg.splits = dls.splits
     sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)

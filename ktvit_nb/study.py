@@ -63,7 +63,7 @@ def _score(cfg:StudyConfig, u:dict, runs:dict, done:set, log) -> list[dict]:
     radius = {cn: read_image(r).array for cn in cases if (r := cases[cn].extras.get('radius'))}
     rows = []
     for split in ('valid', 'test'):
-        cs = [load_case(cases[cn], lr_factor=cfg.lr_factor, contrast=contrast) for cn in u['splits'][split]]
+        cs = [load_case(cases[cn], lr=cfg.train.lr_sim, contrast=contrast) for cn in u['splits'][split]]
         for m, p in preds.items():
             rows += score_cases(p, cs, radius).assign(unit=u['unit'], seed=u['seed'], model=m, split=split).to_dict('records')
     log(f"[{u['unit']}] scored {len(todo)} model(s) on {len(u['splits']['valid']) + len(u['splits']['test'])} case(s)")
@@ -96,7 +96,7 @@ def run_study(out, # study folder (created; an existing one with the same design
     for i, u in enumerate(units):
         if cfg.data is None and not (Path(u['data'])/'case_000').exists():
             write_synth_dataset(u['data'], cfg.n_cases, cfg.shape, seed=1000*(u['seed']+1), progress=False,
-                                lr_factor=cfg.lr_factor or 2, snr=cfg.snr)
+                                lr=cfg.train.lr_sim, snr=cfg.snr)
         log(f"unit {i+1}: {u['unit']} ({time.perf_counter()-t0:.0f} s into the study)")
         runs = {'hnet': _train(cfg, u, out, None, log)}
         runs['hnet-on-lr'] = runs['hnet']
@@ -252,7 +252,7 @@ def run_folds(data, # a real data set (any `find_cases` layout)
             run, t0 = out/'runs'/f'fold{k}'/arch, time.perf_counter()
             train_teacher(data, run, resume=True, arch=arch, splits=sp, **train)
             secs, pred = time.perf_counter() - t0, Predictor(run/'best.pt', PredictConfig(overlap=overlap, tta=tta))
-            test = [load_case(cases[cn], lr_factor=train.get('lr_factor'), contrast=pred.contrast) for cn in sp['test']]   # on its own grid, as `predict` writes it
+            test = [load_case(cases[cn], lr=pred.lr, contrast=pred.contrast) for cn in sp['test']]   # on its own grid, as `predict` writes it
             more = lambda c, p: dict(auc=roc_auc(p, c['label'], c['mask']), dice_at_half=dice(binarize(p, 0.5), c['label'], c['mask']))
             rows = score_cases(pred, test, extra=more).assign(fold=k, arch=arch, valid_dice=load_checkpoint(run/'best.pt').get('threshold_dice'),
                                                             train_minutes=secs/60)

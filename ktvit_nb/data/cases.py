@@ -11,7 +11,8 @@ import numpy as np
 from ..core import InputError
 from .io import Image, read_image, check_label, check_pair, is_image_file
 from .synth import degrade
-from .preprocess import normalize_intensity, to_spacing, lr_factor_for
+from ..config import LRProtocol
+from .preprocess import normalize_intensity, to_spacing, simulate_lr
 
 # %% auto #0
 __all__ = ['CaseFiles', 'image_file', 'find_cases', 'with_spacing', 'read_image_label', 'load_case', 'find_pairs']
@@ -136,7 +137,7 @@ def read_image_label(cf:CaseFiles, # the case's files
 
 # %% ../../nbs/01bb_data.cases.ipynb #450c3083
 def load_case(cf:CaseFiles, # the case's files
-              *, lr_factor=None, # the run's LR protocol factor (int or per-axis tuple), or None: see `lr_factor_for`
+              *, lr:LRProtocol|None=None, # the run's LR protocol, for a case without an LR image (None: the paper's, the data set's factor)
               target_spacing=None, # voxel size (mm) to resample the arrays to (`to_spacing`); None: the case's own
               contrast:str='none', # `normalize_intensity`'s local contrast step: 'none' or 'clahe'
              ) -> dict:
@@ -148,7 +149,7 @@ def load_case(cf:CaseFiles, # the case's files
     hr = normalize_intensity(img.array, mask, contrast=contrast)
     if cf.image_lr is not None:
         lri = _read(cf, cf.image_lr); check_pair(img, lri); lr = normalize_intensity(lri.array, mask, contrast=contrast)
-    else: lr = np.clip(degrade(hr, lr_factor_for(cf.extras.get('lr_factor'), lr_factor)), 0, 1).astype(np.float32)
+    else: lr = simulate_lr(hr, lr, cf.extras.get('lr_factor'), cf.name)
     case = dict(name=cf.name, hr=hr, lr=lr, mask=mask, image=img, spacing=img.spacing, **({} if label is None else dict(label=label)))
     return case if target_spacing is None else to_spacing(case, target_spacing)
 

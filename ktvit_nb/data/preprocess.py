@@ -7,11 +7,12 @@ from __future__ import annotations
 import zlib
 import numpy as np
 from ..core import InputError
+from ..config import LRProtocol
 from .synth import resize, degrade, kspace_degrade
 
 # %% auto #0
-__all__ = ['CONTRASTS', 'MAX_ZOOM', 'LR_PROTOCOLS', 'normalize_intensity', 'as_spacing', 'spaced_shape', 'resample', 'check_zoom',
-           'to_spacing', 'lr_factor_for', 'case_seed', 'simulate_lr']
+__all__ = ['CONTRASTS', 'MAX_ZOOM', 'normalize_intensity', 'as_spacing', 'spaced_shape', 'resample', 'check_zoom', 'to_spacing',
+           'lr_factor_for', 'case_seed', 'simulate_lr']
 
 # %% ../../nbs/01ba_data.preprocess.ipynb #36f3ea37
 CONTRASTS = ('none', 'clahe') # what `normalize_intensity` does after the percentile mapping
@@ -90,26 +91,21 @@ def lr_factor_for(case_factor=None, # the data set's factor for the case (`CaseF
                   run_factor=None, # the run's factor (`TrainConfig.lr_factor`), or None when it set none
                  ):
     "The LR protocol factor of a case without an LR image: the run's when it set one, else the data set's, else 2"
-    return run_factor if run_factor is not None else case_factor if case_factor is not None else 2
+    f = run_factor if run_factor is not None else case_factor if case_factor is not None else 2
+    return f[0] if isinstance(f, (tuple, list)) and len(f) == 1 else f   # one factor for all axes
 
 # %% ../../nbs/01ba_data.preprocess.ipynb #0b7c3a79
-LR_PROTOCOLS = ('paper', 'kspace') # how an LR image is made from an HR one (`simulate_lr`)
-
 def case_seed(name:str) -> int:
     "A case's own seed (of its simulated LR noise), the same in training, studies and `predict`"
     return zlib.crc32(str(name).encode())
 
 def simulate_lr(hr:np.ndarray, # normalised HR image (2D or 3D)
-                factor, # resolution loss per axis, or one for all (`lr_factor_for`)
-                protocol:str='paper', # 'paper': smoothed downsampling and back; 'kspace': a scanner's k-space truncation
-                window:str='none', # kspace: taper of the kept k-space, 'none', 'hann' or 'tukey'
-                snr:float|None=None, # kspace: mean HR intensity over the HR per-voxel noise std (None: no noise)
-                seed:int=0, # kspace noise seed (`case_seed` of the case)
+                lr:LRProtocol|None=None, # the run's LR protocol (None: the paper's, with the data set's factor)
+                case_factor=None, # the data set's factor for the case (`lr_factor_for`)
+                name:str='', # the case's name: it seeds the k-space noise (`case_seed`)
                ) -> np.ndarray:
-    "The LR image of `hr` on its grid by an LR protocol, clipped to [0, 1] (float32)"
-    if protocol not in LR_PROTOCOLS: raise InputError('lr_protocol', f"unknown LR protocol {protocol!r}; choose from {', '.join(LR_PROTOCOLS)}")
-    if protocol == 'paper':
-        if snr is not None or window != 'none': raise InputError('lr_protocol', "the paper's protocol takes no window or SNR; use 'kspace'")
-        lr = degrade(hr, factor)
-    else: lr = kspace_degrade(hr, factor, window, snr, seed)
-    return np.clip(lr, 0, 1).astype(np.float32)
+    "The LR image of `hr` on its grid by the run's LR protocol, clipped to [0, 1] (float32)"
+    lr = lr or LRProtocol()
+    f = lr_factor_for(case_factor, lr.factor)
+    x = degrade(hr, f) if lr.protocol == 'paper' else kspace_degrade(hr, f, lr.window, lr.snr, case_seed(name))
+    return np.clip(x, 0, 1).astype(np.float32)

@@ -8,10 +8,11 @@ import math
 from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, signal
+from ..config import KSPACE_WINDOWS
 
 # %% auto #0
-__all__ = ['KSPACE_WINDOWS', 'grow_trees', 'bifurcations', 'rasterize', 'resize', 'smooth_noise', 'scalp_fat', 'rician',
-           'tof_appearance', 'degrade', 'psnr', 'kspace_degrade', 'SynthCase', 'make_case']
+__all__ = ['grow_trees', 'bifurcations', 'rasterize', 'resize', 'smooth_noise', 'scalp_fat', 'rician', 'tof_appearance',
+           'degrade', 'psnr', 'kspace_degrade', 'SynthCase', 'make_case']
 
 # %% ../../nbs/01_data.synth.ipynb #70448a7b
 class _Region:
@@ -328,8 +329,6 @@ def kspace_degrade(hr:np.ndarray, # HR magnitude image, 2D or 3D
         w = _window(n, max(1, int(round(n / fi))), window if fi > 1 else 'none')
         k = k * w.reshape([-1 if a == ax else 1 for a in range(hr.ndim)])
     return np.abs(np.fft.ifftn(np.fft.ifftshift(k), norm='ortho')).astype(np.float32)
-
-KSPACE_WINDOWS = ('none', 'hann', 'tukey')
 
 # %% ../../nbs/01_data.synth.ipynb #7f35a6e8
 @dataclass

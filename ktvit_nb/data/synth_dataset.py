@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 from ..core import InputError, atomic_path, to_plain
 from .io import save_image
+from ..config import LRProtocol
 from .synth import make_case
+from .preprocess import lr_factor_for, simulate_lr
 from .cases import find_cases
 from .splits import load_or_make_splits
 
@@ -23,6 +25,7 @@ def write_synth_dataset(out, # folder to create (package layout)
                         seed:int=0, # case i uses seed + i
                         *, dims:int|None=None, # 2 or 3 when `shape` is an int (default 3)
                         progress:bool=True, # show a progress bar
+                        lr:LRProtocol|None=None, # the LR protocol making `image_lr` (None: the paper's, factor 2)
                         **synth_kwargs, # passed on to `make_case`
                        ) -> list[Path]:
     "Generate `n` synthetic cases with `data.synth.make_case`, write them in the package layout and make the split"
@@ -33,8 +36,10 @@ def write_synth_dataset(out, # folder to create (package layout)
     if dims is not None and len(shape) != dims: raise InputError('shape', f"{len(shape)} sizes given for {dims}D")
     paths = []
     for i in tqdm(range(n), desc='synth cases', disable=not progress):
-        sc = make_case(shape, seed=seed + i, **synth_kwargs)
-        d = out/f'case_{i:03d}'; sp = tuple(float(s) for s in np.broadcast_to(sc.spacing, (len(shape),)))
+        lr = lr or LRProtocol(); d = out/f'case_{i:03d}'
+        sc = make_case(shape, seed=seed + i, lr_factor=lr_factor_for(None, lr.factor), **synth_kwargs)
+        if lr.protocol != 'paper': sc.lr = simulate_lr(sc.hr, lr, name=d.name)   # a scanner's LR, its noise seeded by the case
+        sp = tuple(float(s) for s in np.broadcast_to(sc.spacing, (len(shape),)))
         aff = np.diag([*sp, *([1.] * (4 - len(sp)))])
         for name, arr in [('image', sc.hr), ('image_lr', sc.lr), ('label', sc.label), ('mask', sc.mask),
                           ('pv', sc.pv), ('radius', sc.radius)]:
