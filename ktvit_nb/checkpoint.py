@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import torch, torch.nn as nn
 from .core import InputError, atomic_path, to_plain
-from .config import default_patch # the tile size of a network that records none, read here by `infer`
 from .models import create_model, model_config
 
 # %% auto #0

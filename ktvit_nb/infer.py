@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
 from monai.inferers import sliding_window_inference
 from .core import InputError, binarize, default_device, resolve_device, check_number, check_output, check_memory
-from .config import PredictConfig, LRProtocol
-from .checkpoint import TrainedNet, load_model, default_patch
+from .config import PredictConfig, LRProtocol, CONTRASTS, default_patch
+from .checkpoint import TrainedNet, load_model
 from .metrics import case_metrics, dice
 from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.cases import find_cases, image_file, with_spacing
-from .data.preprocess import CONTRASTS, normalize_intensity, resample, spaced_shape, check_zoom, simulate_lr
+from .data.preprocess import normalize_intensity, resample, spaced_shape, check_zoom, simulate_lr
 
 # %% auto #0
 __all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'Predictor',

@@ -7,16 +7,14 @@ from __future__ import annotations
 import zlib
 import numpy as np
 from ..core import InputError
-from ..config import LRProtocol
+from ..config import LRProtocol, CONTRASTS
 from .synth import resize, degrade, kspace_degrade
 
 # %% auto #0
-__all__ = ['CONTRASTS', 'MAX_ZOOM', 'normalize_intensity', 'as_spacing', 'spaced_shape', 'resample', 'check_zoom', 'to_spacing',
+__all__ = ['MAX_ZOOM', 'normalize_intensity', 'as_spacing', 'spaced_shape', 'resample', 'check_zoom', 'to_spacing',
            'lr_factor_for', 'case_seed', 'simulate_lr']
 
 # %% ../../nbs/01ba_data.preprocess.ipynb #36f3ea37
-CONTRASTS = ('none', 'clahe') # what `normalize_intensity` does after the percentile mapping
-
 def normalize_intensity(img:np.ndarray, # image or volume
                         mask:np.ndarray|None=None, # percentiles are computed where mask > 0
                         lower:float=0.5, # percentile mapped to 0
