@@ -9,7 +9,7 @@ from pathlib import Path
 from . import __version__
 from fastcore.docments import docments
 from .config import (ConfigError, TrainConfig, KTConfig, PredictConfig, CVConfig, StudyConfig, DemoConfig, SynthConfig, QUICK,
-    QUICK_STUDY, DEFAULT_TRANSFER, default_patch, field_type, kt_variant, update_config)
+    QUICK_STUDY, DEFAULT_TRANSFER, STUDENT_FIELDS, default_patch, field_type, kt_variant, update_config)
 from .core import InputError, check_number, check_output, check_memory
 
 # %% auto #0
@@ -44,11 +44,11 @@ def given(a, names) -> dict:
     return {n: getattr(a, n) for n in names if hasattr(a, n)}
 
 def _names(cls) -> tuple: return tuple(f.name for f in dataclasses.fields(cls))
-_BY_RUN = ('stage', 'transfer', 'kt', 'min_teacher_dice', 'teacher', 'data', 'splits', 'spacing') # each run sets these itself, or they are no option
-_TEACHER = tuple(n for n in _names(TrainConfig) if n not in _BY_RUN) # the options of train-teacher
-_STUDENT = tuple(n for n in _TEACHER if n != 'input') + ('min_teacher_dice',) # a student reads LR; `transfer` and `KTConfig`'s fields beside
+_BY_RUN = ('stage', 'transfer', 'kt', 'teacher', 'data', 'splits', 'spacing') # each run sets these itself, or they are no option
+_TEACHER = tuple(n for n in _names(TrainConfig) if n not in _BY_RUN + STUDENT_FIELDS) # the options of train-teacher
+_STUDENT = tuple(n for n in _TEACHER if n != 'input') + tuple(n for n in STUDENT_FIELDS if n not in _BY_RUN) # a student reads LR; `transfer` and `KTConfig`'s fields beside
 _SHARED = tuple(n for n in _TEACHER if n not in ('arch', 'input', 'folds', 'fold')) # cv, the study and the demo set each run's network and split
-_STUDY = tuple(n for n in _names(StudyConfig) if n != 'train') + tuple(n for n in _SHARED if n != 'seed') + ('min_teacher_dice',)
+_STUDY = tuple(n for n in _names(StudyConfig) if n != 'train') + tuple(n for n in _SHARED if n != 'seed') + ('min_teacher_dice', 'unlabelled_weight', 'targets')
 _DEMO = ('n_cases', 'shape') + _SHARED + ('min_teacher_dice',)
 
 # %% ../nbs/13_cli.ipynb #cc6a169a

@@ -13,10 +13,10 @@ from typing import ClassVar, get_type_hints, get_origin, get_args
 # %% auto #0
 __all__ = ['ARCHS', 'PRESETS', 'RECIPES', 'LOSSES', 'AUGMENTS', 'CONTRASTS', 'STAGES', 'INPUTS', 'MIXED_PRECISION',
            'KL_DIRECTIONS', 'KT_FEATURES', 'KT_INITS', 'KT_VARIANTS', 'DEFAULT_TRANSFER', 'LR_PROTOCOLS',
-           'KSPACE_WINDOWS', 'RESUME_FIELDS', 'SYNTH_MIN_SIDE', 'QUICK_STUDY', 'QUICK', 'ConfigError', 'check_range',
-           'field_type', 'check_config', 'KTConfig', 'kt_variant', 'LRProtocol', 'default_patch', 'recipe_values',
-           'TrainConfig', 'resume_mismatch', 'PredictConfig', 'SynthConfig', 'CVConfig', 'update_config', 'StudyConfig',
-           'DemoConfig']
+           'KSPACE_WINDOWS', 'STUDENT_FIELDS', 'RESUME_FIELDS', 'SYNTH_MIN_SIDE', 'SEMI_ARMS', 'QUICK_STUDY', 'QUICK',
+           'ConfigError', 'check_range', 'field_type', 'check_config', 'KTConfig', 'kt_variant', 'LRProtocol',
+           'default_patch', 'recipe_values', 'TrainConfig', 'resume_mismatch', 'PredictConfig', 'SynthConfig',
+           'CVConfig', 'update_config', 'StudyConfig', 'DemoConfig']
 
 # %% ../nbs/00a_config.ipynb #666bd40f
 class ConfigError(ValueError):
@@ -173,6 +173,8 @@ def recipe_values(recipe:str, # 'default' or 'paper'
                 lr=1e-2 if arch == 'unet' else 1e-3, warmup=0.1, loss='bce', augment='spatial', contrast='none')
 
 # %% ../nbs/00a_config.ipynb #a985e8ed
+STUDENT_FIELDS = ('transfer', 'kt', 'min_teacher_dice', 'teacher', 'unlabelled', 'labeller', 'unlabelled_weight', 'targets') # a teacher's record has none
+
 @dataclass
 class TrainConfig:
     "Everything a training run needs besides the data; stored in `config.json` and in every checkpoint"
@@ -202,6 +204,10 @@ class TrainConfig:
     kt:KTConfig|None=None # student only: how the H-net teaches (stored as plain data), None without transfer
     min_teacher_dice:float=0.5 # student only: refuse a teacher whose best validation Dice is lower, in [0, 1] (0: any)
     teacher:str|None=None # student: the teacher's run folder or checkpoint
+    unlabelled:str|None=None # student: a folder of unlabelled HR/LR pairs (case folders with image and, when acquired, image_lr; no label), trained on with the labeller's probabilities as targets
+    labeller:str|None=None # student with unlabelled pairs: the run whose probabilities are their targets (None: the teacher, on each pair's HR image; an L-net run: self-training on the LR images)
+    unlabelled_weight:float=1. # crops of an unlabelled pair per epoch relative to a labelled case's, >= 0
+    targets:str='soft' # the unlabelled pairs' targets: 'soft' (the labeller's probabilities) or 'hard' (its masks at its threshold)
     data:str|None=None # the data folder (or CSV) trained on; its split is `splits` in the run's config.json
     splits:dict|None=None # the train/valid/test case names (given: used as they are; None: the data's splits.json)
     folds:int|None=None # K-fold cross-validation instead, K >= 2: all K splits saved in folds.json beside the data (seeded)
@@ -209,13 +215,15 @@ class TrainConfig:
     spacing:list|None=None # [lowest, highest] voxel size (mm) per axis of the training cases as read (before `target_spacing`), recorded for `predict`'s check
     choices:ClassVar[dict] = dict(stage=STAGES, input=INPUTS, arch=ARCHS, preset=PRESETS, recipe=RECIPES, loss=LOSSES, augment=AUGMENTS,
                                   contrast=CONTRASTS, mixed_precision=MIXED_PRECISION, transfer=tuple(KT_VARIANTS),
-                                  lr_protocol=LR_PROTOCOLS, lr_window=KSPACE_WINDOWS)
+                                  lr_protocol=LR_PROTOCOLS, lr_window=KSPACE_WINDOWS, targets=('soft', 'hard'))
     ranges:ClassVar[dict] = dict(epochs='>= 1', bs='>= 1', patch_size='>= 1', n_per_case='>= 1', lr='> 0', wd='>= 0', warmup='[0, 1)',
-                                 seed='>= 0', lr_factor='>= 1', lr_snr='> 0', min_teacher_dice='[0, 1]', folds='>= 2', fold='>= 0')
+                                 seed='>= 0', lr_factor='>= 1', lr_snr='> 0', unlabelled_weight='>= 0', min_teacher_dice='[0, 1]', folds='>= 2', fold='>= 0')
 
     def __post_init__(self):
         if isinstance(self.kt, dict): self.kt = KTConfig(**self.kt)   # as `record()` stores it
         if isinstance(self.lr_factor, numbers.Number): self.lr_factor = (float(self.lr_factor),)   # as runs before per-axis factors stored it
+        for k in ('teacher', 'data', 'unlabelled', 'labeller'):   # paths are stored as text
+            if getattr(self, k) is not None: setattr(self, k, str(getattr(self, k)))
         check_config(self)
         self.lr_sim   # a protocol that takes no window or SNR refuses them
         if self.patch_size is not None and len(self.patch_size) not in (2, 3): raise ConfigError('patch_size', f"give 2 or 3 sizes, not {len(self.patch_size)}")
@@ -240,7 +248,7 @@ class TrainConfig:
         "The fields of this run's stage as plain data, as stored in `config.json` and checkpoints (a teacher has no transfer fields)"
         d = asdict(self)
         if self.stage == 'teacher':
-            for k in ('transfer', 'kt', 'min_teacher_dice', 'teacher'): d.pop(k)
+            for k in STUDENT_FIELDS: d.pop(k)
         return d
 
     @classmethod
@@ -256,7 +264,7 @@ class TrainConfig:
 
 # %% ../nbs/00a_config.ipynb #28d6d272
 RESUME_FIELDS = ('stage', 'input', 'arch', 'preset', 'recipe', 'epochs', 'bs', 'patch_size', 'n_per_case', 'lr', 'wd', 'warmup', 'loss',
-                 'augment', 'contrast', 'seed', 'lr_protocol', 'lr_factor', 'lr_window', 'lr_snr', 'target_spacing', 'folds', 'fold', 'transfer', 'kt', 'teacher') # a resumed run shares these with its checkpoint
+                 'augment', 'contrast', 'seed', 'lr_protocol', 'lr_factor', 'lr_window', 'lr_snr', 'target_spacing', 'folds', 'fold', 'transfer', 'kt', 'teacher', 'unlabelled', 'labeller', 'unlabelled_weight', 'targets') # a resumed run shares these with its checkpoint
 
 def resume_mismatch(cfg:TrainConfig, # the run about to resume
                     record:dict, # the `train_config` its last.pt stores
@@ -337,10 +345,12 @@ def update_config(cfg, # a config holding a `train: TrainConfig` (`StudyConfig`,
     return replace(cfg, train=replace(TrainConfig(**t) if isinstance(t, dict) else t, **train), **kw)
 
 # %% ../nbs/00a_config.ipynb #6feb850d
+SEMI_ARMS = {'pseudo': ('none', None), 'selftrain': ('none', 'none'), 'finetune+pseudo': ('finetune', None)} # study arms that also learn unlabelled pairs: name -> (transfer variant, labeller: None the H-net, else that variant's run)
+
 @dataclass
 class StudyConfig:
     "The design of a paired comparison of L-net training variants; saved as `design.json` in the study folder"
-    variants:tuple[str, ...]=tuple(KT_VARIANTS) # `KT_VARIANTS` names to train
+    variants:tuple[str, ...]=tuple(KT_VARIANTS) # `KT_VARIANTS` names to train, and with `n_labelled` the `SEMI_ARMS`
     reference:str='none' # the variant every other is compared with
     seeds:tuple[int, ...]=(0, 1, 2, 3) # synthetic data: one unit per seed, each >= 0 (real data: ignored, the folds are the units)
     # data: synthetic regime (data=None) or a real data set
@@ -351,10 +361,11 @@ class StudyConfig:
     snr:float=20. # synthetic: tissue SNR
     n_test:int=8 # synthetic: test cases per seed
     n_valid:int=2 # validation cases per unit
+    n_labelled:int|None=None # labelled training cases per unit, >= 1 (None: all); the unit's other training cases become unlabelled HR/LR pairs, and every run without them trains as many crops per epoch (same compute)
     collapse_dice:float=0.25 # a run whose mean test Dice is lower counts as collapsed
     train:TrainConfig=field(default_factory=lambda: TrainConfig(epochs=12, patch_size=(32, 32, 32), bs=4, n_per_case=16, lr=1e-2, warmup=0.1)) # every run's training budget (`min_teacher_dice`: units whose H-net scores lower get no transfer runs, counted, not hidden; `lr_factor` also makes the synthetic LR images; `seed`: each unit's own)
-    choices:ClassVar[dict] = dict(variants=tuple(KT_VARIANTS), reference=tuple(KT_VARIANTS))
-    ranges:ClassVar[dict] = dict(seeds='>= 0', folds='>= 2', n_cases='>= 3', shape='>= 16', snr='> 0', n_test='>= 1', n_valid='>= 1', collapse_dice='[0, 1]')
+    choices:ClassVar[dict] = dict(variants=tuple(KT_VARIANTS) + tuple(SEMI_ARMS), reference=tuple(KT_VARIANTS) + tuple(SEMI_ARMS))
+    ranges:ClassVar[dict] = dict(seeds='>= 0', folds='>= 2', n_cases='>= 3', shape='>= 16', snr='> 0', n_test='>= 1', n_valid='>= 1', n_labelled='>= 1', collapse_dice='[0, 1]')
 
     def __post_init__(self):
         if isinstance(self.train, dict): self.train = TrainConfig(**self.train)   # as design.json stores it
@@ -363,6 +374,13 @@ class StudyConfig:
         if self.reference not in self.variants: raise ConfigError('reference', f"{self.reference!r} is not among the variants {self.variants}")
         if self.data is None and self.n_test + self.n_valid >= self.n_cases:
             raise ConfigError('n_cases', f"{self.n_cases} cases leave none for training after {self.n_test} test + {self.n_valid} valid")
+        arms = [v for v in self.variants if v in SEMI_ARMS]
+        if arms and self.n_labelled is None: raise ConfigError('n_labelled', f"the arms {arms} learn unlabelled pairs: give the labelled cases per unit")
+        if self.n_labelled is not None and self.train.n_per_case is None: raise ConfigError('n_per_case', "a study with n_labelled matches compute by crops: give it")
+        for a in arms:
+            if (src := SEMI_ARMS[a][1]) is not None and src not in self.variants: raise ConfigError('variants', f"{a!r} self-trains with the {src!r} run: add {src!r}")
+        if self.data is None and self.n_labelled is not None and self.n_labelled >= self.n_cases - self.n_test - self.n_valid:
+            raise ConfigError('n_labelled', f"{self.n_labelled} labelled of {self.n_cases - self.n_test - self.n_valid} training cases leaves no unlabelled pair")
 
     @property
     def lr_factor(self) -> float|None:

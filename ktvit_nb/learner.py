@@ -26,8 +26,8 @@ from .callback.kt import KnowledgeTransfer
 
 # %% auto #0
 __all__ = ['make_dataloaders', 'ThresholdedOverlap', 'VesselDice', 'Sensitivity', 'Precision', 'paper_adam', 'mixed_precision_cb',
-           'seg_learner', 'RunCheckpoint', 'DataParallel', 'train_teacher', 'check_teacher', 'check_teacher_quality',
-           'train_student']
+           'seg_learner', 'RunCheckpoint', 'DataParallel', 'train_teacher', 'pseudo_label', 'check_teacher',
+           'check_teacher_quality', 'train_student']
 
 # %% ../nbs/05a_learner.ipynb #5f418bb2
 import json, warnings
@@ -53,6 +53,8 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
                      pos_fraction:float=0.5, # share of crops centred on a vessel voxel
                      intensity:bool=False, # also augment the training crops' intensities (`augment_intensity`)
                      contrast:str='none', # local contrast step of every case (see `normalize_intensity`)
+                     unlabelled:list|None=None, # loaded unlabelled pairs whose 'label' is a labeller's targets (`pseudo_label`), trained on beside the cases
+                     unlabelled_per_case:int|None=None, # their crops per pair per epoch (None: `n_per_case`)
                     ):
     "fastai DataLoaders of random training crops and deterministic validation crops"
     cases = list(data) if isinstance(data, (list, tuple)) else find_cases(data)
@@ -68,7 +70,8 @@ def make_dataloaders(data, # data folder / csv, or a list of CaseFiles
     if not splits['valid']: warnings.warn("no validation cases (fewer than 3 cases): validating on the training cases")
     train = [load_case(by[n], lr=lr, target_spacing=target_spacing, contrast=contrast) for n in splits['train']]
     valid = [load_case(by[n], lr=lr, target_spacing=target_spacing, contrast=contrast) for n in valid_names]
-    tds = PatchDataset(train, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=True, intensity=intensity, seed=seed)
+    unl = list(unlabelled or []); counts = [n_per_case] * len(train) + [n_per_case if unlabelled_per_case is None else unlabelled_per_case] * len(unl)
+    tds = PatchDataset(train + unl, patch_size, counts, inputs=inputs, pos_fraction=pos_fraction, augment=True, intensity=intensity, seed=seed)
     vds = PatchDataset(valid, patch_size, n_per_case, inputs=inputs, pos_fraction=pos_fraction, augment=False, seed=seed)
     if vds.ndim != tds.ndim: raise InputError(valid_names[0], f"is {vds.ndim}D but the training cases are {tds.ndim}D")
     for n in splits.get('test', []):   # test cases are not loaded here, but a bad one should stop the run now, not later
@@ -245,10 +248,11 @@ def _with_recipe(cfg:TrainConfig, data) -> TrainConfig:
     im = read_image(find_cases(data)[0].image); shape = im.array.shape
     return cfg.with_recipe(shape if cfg.target_spacing is None else spaced_shape(shape, im.spacing, cfg.target_spacing))
 
-def _dls(data, cfg, inputs):
+def _dls(data, cfg, inputs, unlabelled=None):
     dls = make_dataloaders(data, patch_size=cfg.patch_size, bs=cfg.bs, inputs=inputs, n_per_case=cfg.n_per_case,
                            seed=cfg.seed, lr=cfg.lr_sim, splits=cfg.splits, folds=cfg.folds, fold=cfg.fold,
-                           target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast)
+                           target_spacing=cfg.target_spacing, intensity=cfg.augment == 'spatial+intensity', contrast=cfg.contrast,
+                           unlabelled=unlabelled, unlabelled_per_case=round(cfg.unlabelled_weight * cfg.n_per_case))
     cfg.splits = dls.splits
     sp = np.array([c['image'].spacing for c in dls.train.dataset.cases], float)
     cfg.spacing = [sp.min(0).tolist(), sp.max(0).tolist()]
@@ -268,6 +272,20 @@ def train_teacher(data, # data folder (package layout, DRIVE or vesselNN)
     model = create_model(cfg.arch, cfg.preset, spatial_dims=dls.spatial_dims)
     learn = seg_learner(dls, model, loss=cfg.loss, lr=cfg.lr, wd=cfg.wd, mixed_precision=cfg.mixed_precision, path=out)
     return _fit(learn, cfg, out, ck, cbs)
+
+# %% ../nbs/05a_learner.ipynb #2449b574
+def pseudo_label(cfg:TrainConfig, # a student's config with `unlabelled` set
+                ) -> list[dict]:
+    "The unlabelled pairs of `cfg.unlabelled`, loaded as the run's cases are, each with a 'label': the labeller's probabilities (soft) or its mask (hard)"
+    from ktvit_nb.data.cases import find_pairs
+    from ktvit_nb.infer import Predictor
+    lab = Predictor(cfg.labeller or cfg.teacher)   # predicts as `predict` does: the teacher on each HR image, an L-net on the LR one
+    pairs = [load_case(c, lr=cfg.lr_sim, target_spacing=cfg.target_spacing, contrast=cfg.contrast) for c in find_pairs(cfg.unlabelled)]
+    for p in pairs:
+        prob = lab.case_prob(p)
+        p['label'] = prob if cfg.targets == 'soft' else lab.mask(prob).astype(np.uint8)
+    print(f"{len(pairs)} unlabelled pair(s) of {cfg.unlabelled}: {cfg.targets} targets from the {lab.input_kind.upper()} run {cfg.labeller or cfg.teacher}")
+    return pairs
 
 # %% ../nbs/05a_learner.ipynb #a0dfb915
 def check_teacher(ck:dict, # the teacher's checkpoint (`load_checkpoint`)
@@ -302,7 +320,7 @@ def train_student(data, # data folder
                   cbs=(), # extra fastai callbacks for this run
                   **kwargs, # `TrainConfig` fields, and `KTConfig` fields overriding the variant's
                  ) -> Learner:
-    "Stage 2: train the L-net on LR patches, taught by the frozen H-net as `transfer` says"
+    "Stage 2: train the L-net on LR patches, taught by the frozen H-net as `transfer` says (and on unlabelled pairs when `unlabelled` is given)"
     over = {k: kwargs.pop(k) for k in list(kwargs) if k in KTConfig.__dataclass_fields__}
     name, kt = _transfer(transfer, over)
     tck = load_checkpoint(teacher); t = load_model(teacher).model
@@ -316,7 +334,8 @@ def train_student(data, # data folder
     ck = _prepare_run(out, cfg, resume)
     set_seed(cfg.seed)
     teach = kt is not None and kt.has_terms
-    dls = _dls(data, cfg, ('lr', 'hr') if teach else ('lr',))
+    pairs = pseudo_label(cfg) if cfg.unlabelled else None
+    dls = _dls(data, cfg, ('lr', 'hr') if teach else ('lr',), pairs)
     check_teacher(tck, cfg.arch, cfg.preset, dls.spatial_dims)
     check_teacher_quality(tck, cfg.min_teacher_dice)
     model = create_model(cfg.arch, cfg.preset, spatial_dims=dls.spatial_dims)

@@ -14,41 +14,61 @@ from .data.cases import find_cases, load_case
 from .data.splits import fold_splits
 from .data.synth_dataset import write_synth_dataset
 from .data.io import read_image
-from .config import KT_VARIANTS, StudyConfig, QUICK_STUDY, update_config
+from .config import KT_VARIANTS, SEMI_ARMS, StudyConfig, QUICK_STUDY, update_config
 from .metrics import bootstrap_ci
 
 # %% auto #0
-__all__ = ['SUMMARY_METRICS', 'CONTEXT_MODELS', 'FOLD_METRICS', 'run_study', 't_halfwidth', 'paired_summary', 'collapse_counts',
-           'choose_default', 'forest_plot', 'summarize_study', 'run_folds', 'summarize_folds']
+__all__ = ['SUMMARY_METRICS', 'CONTEXT_MODELS', 'CONTROLS', 'FOLD_METRICS', 'run_study', 't_halfwidth', 'paired_summary',
+           'collapse_counts', 'choose_default', 'forest_plot', 'summarize_study', 'run_folds', 'summarize_folds']
 
 # %% ../nbs/12_study.ipynb #6a4128ed
 def _units(cfg:StudyConfig, out:Path) -> list[dict]:
     "One dict per unit: name, seed, data folder, split"
     if cfg.data is not None:
         names = [c.name for c in find_cases(cfg.data)]
-        return [dict(unit=f'fold{k}', seed=k, data=str(cfg.data), splits=s)
-                for k, s in enumerate(fold_splits(names, cfg.folds, cfg.n_valid))]
-    units = []
-    for s in cfg.seeds:
-        names = [f'case_{i:03d}' for i in range(cfg.n_cases)]
-        order = [names[i] for i in np.random.default_rng(s).permutation(len(names))]
-        sp = dict(test=sorted(order[:cfg.n_test]), valid=sorted(order[cfg.n_test:cfg.n_test+cfg.n_valid]),
-                  train=sorted(order[cfg.n_test+cfg.n_valid:]))
-        units.append(dict(unit=f'seed{s}', seed=s, data=str(out/'data'/f'seed{s}'), splits=sp))
+        units = [dict(unit=f'fold{k}', seed=k, data=str(cfg.data), splits=s)
+                 for k, s in enumerate(fold_splits(names, cfg.folds, cfg.n_valid))]
+    else:
+        units = []
+        for s in cfg.seeds:
+            names = [f'case_{i:03d}' for i in range(cfg.n_cases)]
+            order = [names[i] for i in np.random.default_rng(s).permutation(len(names))]
+            sp = dict(test=sorted(order[:cfg.n_test]), valid=sorted(order[cfg.n_test:cfg.n_test+cfg.n_valid]),
+                      train=sorted(order[cfg.n_test+cfg.n_valid:]))
+            units.append(dict(unit=f'seed{s}', seed=s, data=str(out/'data'/f'seed{s}'), splits=sp))
+    if cfg.n_labelled is None: return units
+    for u in units:   # a seeded few of the training cases keep their labels; the rest are unlabelled HR/LR pairs
+        tr = [u['splits']['train'][i] for i in np.random.default_rng([u['seed'], 1]).permutation(len(u['splits']['train']))]
+        if cfg.n_labelled >= len(tr): raise InputError('--n-labelled', f"{cfg.n_labelled} labelled of {len(tr)} training cases in {u['unit']} leaves no unlabelled pair")
+        u['splits'] = dict(u['splits'], train=sorted(tr[:cfg.n_labelled])); u['pairs'] = sorted(tr[cfg.n_labelled:])
+        u['unlabelled'] = str(out/'data'/f"{u['unit']}-pairs")
     return units
 
+def _write_pairs(u:dict):
+    "The unit's unlabelled pairs as case folders of links to their images (HR, LR when acquired, mask), without the labels"
+    cases = {c.name: c for c in find_cases(u['data'])}
+    for n in u['pairs']:
+        d = Path(u['unlabelled'])/n; d.mkdir(parents=True, exist_ok=True)
+        for f in (cases[n].image, cases[n].image_lr, cases[n].mask):
+            if f is not None and not (d/Path(f).name).exists(): (d/Path(f).name).symlink_to(Path(f).resolve())
+
 # %% ../nbs/12_study.ipynb #6d503ec7
-def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log) -> Path:
-    "Train the unit's H-net (variant None) or one L-net variant; returns its run folder"
+def _train(cfg:StudyConfig, u:dict, out:Path, variant:str|None, log, runs:dict|None=None) -> Path:
+    "Train the unit's H-net (variant None) or one L-net variant or arm; returns its run folder"
     from ktvit_nb.learner import train_teacher, train_student
     kw = {**cfg.train.overrides(), 'seed': u['seed'], 'splits': u['splits'], 'min_teacher_dice': 0}   # the H-net's gate is `run_study`'s
+    if cfg.n_labelled is not None:   # same compute: a run without the pairs trains as many crops per epoch as one with them
+        npc, n_l = cfg.train.n_per_case, len(u['splits']['train'])
+        arm = SEMI_ARMS.get(variant)
+        if arm: kw.update(unlabelled=u['unlabelled'], labeller=None if arm[1] is None else str(runs[arm[1]]))
+        else: kw['n_per_case'] = round(npc * (n_l + len(u['pairs']) * cfg.train.unlabelled_weight) / n_l)
     run = out/'runs'/u['unit']/(variant or 'hnet')
     done = all((run/f).exists() for f in ('last.pt', 'config.json', 'metrics.csv')) and \
            json.loads((run/'config.json').read_text())['train']['epochs'] == cfg.train.epochs and len(pd.read_csv(run/'metrics.csv')) == cfg.train.epochs
     if done: return run
     t0 = time.perf_counter()
     if variant is None: train_teacher(u['data'], run, resume=True, **kw)
-    else: train_student(u['data'], out/'runs'/u['unit']/'hnet', run, transfer=variant, resume=True, **kw)
+    else: train_student(u['data'], out/'runs'/u['unit']/'hnet', run, transfer=SEMI_ARMS.get(variant, (variant,))[0], resume=True, **kw)
     log(f"[{u['unit']}] {variant or 'H-net'}: trained in {time.perf_counter()-t0:.0f} s")
     return run
 
@@ -97,6 +117,7 @@ def run_study(out, # study folder (created; an existing one with the same design
         if cfg.data is None and not (Path(u['data'])/'case_000').exists():
             write_synth_dataset(u['data'], cfg.n_cases, cfg.shape, seed=1000*(u['seed']+1), progress=False,
                                 lr=cfg.train.lr_sim, snr=cfg.snr)
+        if 'pairs' in u: _write_pairs(u)
         log(f"unit {i+1}: {u['unit']} ({time.perf_counter()-t0:.0f} s into the study)")
         runs = {'hnet': _train(cfg, u, out, None, log)}
         runs['hnet-on-lr'] = runs['hnet']
@@ -104,8 +125,9 @@ def run_study(out, # study folder (created; an existing one with the same design
         best = load_checkpoint(runs['hnet'])['best']
         teacher_ok = best is not None and best >= cfg.train.min_teacher_dice
         if not teacher_ok: log(f"[{u['unit']}] H-net's best validation Dice {best:.3f} < {cfg.train.min_teacher_dice}: only the variants without a teacher run")
-        for v in cfg.variants:
-            if teacher_ok or KT_VARIANTS[v] is None: runs[v] = _train(cfg, u, out, v, log)
+        for v in sorted(cfg.variants, key=lambda v: v in SEMI_ARMS):   # an arm may self-train with a variant's run
+            needs_teacher = KT_VARIANTS[v] is not None if v in KT_VARIANTS else SEMI_ARMS[v][1] is None or KT_VARIANTS[SEMI_ARMS[v][0]] is not None
+            if teacher_ok or not needs_teacher: runs[v] = _train(cfg, u, out, v, log, runs)
         rows = _score(cfg, u, runs, done, log)
         if rows:
             df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
@@ -196,6 +218,21 @@ def _md(rows:pd.DataFrame, # `paired_summary` rows
                       'sd': (100*rows.sd).map('{:.2f}'.format), 'collapsed': [int(collapsed.get(m, 0)) for m in rows.model]})
     return t[list(cols or t.columns)].to_markdown(index=False, disable_numparse=True)
 
+CONTROLS = ('none', 'selftrain', 'finetune') # what an arm with an HR teacher must beat: the L-net alone, LR-only self-training, the H-net's weights
+
+def _against_strongest(df:pd.DataFrame, col) -> list[str]:
+    "Markdown lines: every model against the strongest control, chosen on the validation cases (a study with unlabelled pairs)"
+    ctl = [m for m in CONTROLS if m in set(df.model)]
+    if not any(m in SEMI_ARMS for m in set(df.model)) or not ctl: return []
+    val = df[df.split == 'valid'].groupby('model').dice.mean()
+    best = max(ctl, key=lambda m: val.get(m, -1.))
+    ms = ['dice', 'cldice', *[c for c in df if c.startswith('recall_r0-')]]
+    s = paired_summary(df, best, 'test', ms).assign(units='all')
+    return [f"## Against the strongest control: `{best}`", "",
+            f"The control with the highest validation Dice among {', '.join(f'`{m}`' for m in ctl)} (never chosen on test cases); "
+            "test cases, points, 95% t interval over units. The `hnet` row is the H-net on HR minus it: the gap that caps any gain.", "",
+            *[x for k in ms for x in (f"### {k}", "", _md(s[s.metric == k], col), "")]]
+
 def summarize_study(out) -> pd.DataFrame:
     "Write `summary.csv` (valid and test), `summary.md` and `forest.png` from a study folder's `cases.csv`"
     from ktvit_nb.viz import save_fig
@@ -219,6 +256,7 @@ def summarize_study(out) -> pd.DataFrame:
     lines += ["", f"Default by `choose_default` on the validation cases: `{choose_default(df, cfg.reference, collapse_dice=cfg.collapse_dice)}`"]
     lines += ["", f"Collapsed runs (mean test Dice < {cfg.collapse_dice}): " + ', '.join(f"{m} {n}" for m, n in col.items()), "",
               "![forest plot](forest.png)", ""]
+    lines += _against_strongest(df, col)
     with atomic_path(out/'summary.md') as tt: tt.write_text('\n'.join(lines))
     nc = t[t.units == 'no collapse']
     save_fig(forest_plot(nc, 'dice', f"Dice on test cases minus `{cfg.reference}` (units where neither run collapsed)"), out/'forest.png')
