@@ -20,7 +20,7 @@ from .data.synth import psnr # re-exported: image quality of the LR inputs
 # %% auto #0
 __all__ = ['Confusion', 'confusion', 'overlap_scores', 'sensitivity', 'precision', 'dice', 'skeleton', 'cldice', 'betti_numbers',
            'betti_errors', 'hd95', 'roc_auc', 'average_precision', 'recall_by_radius', 'case_metrics', 'bootstrap_ci',
-           'summarize', 'find_predictions', 'evaluate_dirs']
+           'summarize', 'find_predictions', 'gt_index', 'evaluate_dirs']
 
 # %% ../nbs/04_metrics.ipynb #b3e2b114
 def _bin(a) -> np.ndarray:
@@ -254,7 +254,7 @@ def find_predictions(pred_dir, # folder written by `ktvit predict` (or any folde
     if not out: raise InputError(pred_dir, "no prediction files (<case>_prob.nii.gz, <case>_mask.nii.gz, <case>.nii.gz) found")
     return out
 
-def _gt_index(gt_dir):
+def gt_index(gt_dir):
     "{case: CaseFiles} when `gt_dir` is a data set `find_cases` reads by its marker files, else None (a plain folder)"
     from ktvit_nb.data.cases import find_cases
     g = Path(gt_dir)
@@ -296,8 +296,8 @@ def _probabilities(im):
 def _load_case(p:dict):
     "Read and check the files of one paired case: (prediction, probabilities, label, mask, radius, spacing)"
     from ktvit_nb.data.io import check_label, check_pair
-    from ktvit_nb.data.cases import with_spacing as _with_spacing
-    geo = (lambda im: _with_spacing(im, p['spacing'])) if p['spacing'] else (lambda im: im)
+    from ktvit_nb.data.cases import with_spacing
+    geo = (lambda im: with_spacing(im, p['spacing'])) if p['spacing'] else (lambda im: im)
     lab = geo(read_image(p['label'])); gt = check_label(lab)
     def same(f):
         im = geo(read_image(f)); check_pair(im, lab); return im
@@ -326,7 +326,7 @@ def evaluate_dirs(pred_dir, # folder of <case>_prob / <case>_mask / <case> files
     if not gt_dir.exists(): raise InputError(gt_dir, "ground-truth folder does not exist")
     if mask_dir is not None and not Path(mask_dir).is_dir(): raise InputError(mask_dir, "mask folder does not exist")
     if out is not None: check_output(out, '--out', inputs=[pred_dir, gt_dir, mask_dir], overwrite=overwrite)
-    preds, index = find_predictions(pred_dir), _gt_index(gt_dir)
+    preds, index = find_predictions(pred_dir), gt_index(gt_dir)
     pairs = [_pair_case(c, pf, gt_dir, index, mask_dir, case_masks, threshold) for c, pf in preds.items()]
     if out is not None:
         read = [f for p in pairs for f in (p['scored'], p['prob'], p['label'], p['mask'], p['radius']) if f is not None]

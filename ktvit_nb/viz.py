@@ -515,7 +515,7 @@ def _case_dir_layers(d):
 def _prediction_layers(p, case, gt):
     "A `ktvit predict` folder: one case's probabilities and mask, with its image and label from `gt`"
     from ktvit_nb.data.io import read_image
-    from ktvit_nb.metrics import find_predictions, _gt_index
+    from ktvit_nb.metrics import find_predictions, gt_index
     try: preds = {c: f for c, f in find_predictions(p).items() if f['prob'] or f['mask']}
     except InputError: preds = {}
     if not preds: raise InputError(p, "is neither a case folder (image.*), a `ktvit demo` report nor a `ktvit predict` "
@@ -526,7 +526,7 @@ def _prediction_layers(p, case, gt):
     if gt is not None:
         g = Path(gt)
         if not g.exists(): raise InputError(g, "--gt folder not found")
-        index = _gt_index(g)
+        index = gt_index(g)
         if index is not None:
             if case not in index: raise InputError(g, f"has no case {case!r}")
             c = index[case]

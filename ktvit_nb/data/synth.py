@@ -12,7 +12,7 @@ from ..config import KSPACE_WINDOWS
 
 # %% auto #0
 __all__ = ['grow_trees', 'bifurcations', 'rasterize', 'resize', 'smooth_noise', 'scalp_fat', 'rician', 'tof_appearance',
-           'degrade', 'psnr', 'kspace_degrade', 'SynthCase', 'make_case']
+           'axis_factors', 'degrade', 'psnr', 'kspace_degrade', 'SynthCase', 'make_case']
 
 # %% ../../nbs/01_data.synth.ipynb #70448a7b
 class _Region:
@@ -273,15 +273,21 @@ def tof_appearance(pv:np.ndarray, # partial-volume fraction
     return img.astype(np.float32)
 
 # %% ../../nbs/01_data.synth.ipynb #c9199bc1
+def axis_factors(factor, # one resolution loss for all axes, or one per axis
+                 ndim:int, # the image's axes
+                ) -> tuple[float, ...]:
+    "The factor of every axis, each >= 1 (`ValueError` otherwise)"
+    f = tuple(float(x) for x in (factor if np.iterable(factor) else [factor] * ndim))
+    if len(f) != ndim: raise ValueError(f"factor has {len(f)} entries but the image has {ndim} axes")
+    if min(f) < 1: raise ValueError(f"factor must be >= 1 on every axis, got {f}")
+    return f
+
 def degrade(hr:np.ndarray, # HR image, 2D or 3D
             factor:float|tuple=2, # downsampling factor, one per axis or a single one for all
             order:int=1, # spline order of both resamplings
            ) -> np.ndarray:
     "The paper's LR protocol: anti-aliased downsampling by `factor`, then resampling back to `hr.shape` (float32)"
-    hr = np.asarray(hr, np.float32)
-    f = tuple(float(x) for x in (factor if np.iterable(factor) else [factor] * hr.ndim))
-    if len(f) != hr.ndim: raise ValueError(f"factor has {len(f)} entries but the image has {hr.ndim} axes")
-    if min(f) < 1: raise ValueError(f"factor must be >= 1 on every axis, got {f}")
+    hr = np.asarray(hr, np.float32); f = axis_factors(factor, hr.ndim)
     lo = tuple(max(1, int(round(n / fi))) for n, fi in zip(hr.shape, f))
     x = ndimage.gaussian_filter(hr, [(fi - 1) / 2 for fi in f], mode='nearest')
     x = resize(x, lo, order)
@@ -314,10 +320,7 @@ def kspace_degrade(hr:np.ndarray, # HR magnitude image, 2D or 3D
                    seed:int=0, # seed of the noise
                   ) -> np.ndarray:
     "A scanner's LR image on the HR grid: complex Gaussian noise added to the centred k-space, which is then truncated to 1/factor per axis (and windowed); the magnitude of the zero-filled inverse (float32)"
-    hr = np.asarray(hr, np.float64)
-    f = tuple(float(x) for x in (factor if np.iterable(factor) else [factor] * hr.ndim))
-    if len(f) != hr.ndim: raise ValueError(f"factor has {len(f)} entries but the image has {hr.ndim} axes")
-    if min(f) < 1: raise ValueError(f"factor must be >= 1 on every axis, got {f}")
+    hr = np.asarray(hr, np.float64); f = axis_factors(factor, hr.ndim)
     if window not in KSPACE_WINDOWS: raise ValueError(f"unknown window {window!r}; choose from {', '.join(KSPACE_WINDOWS)}")
     k = np.fft.fftshift(np.fft.fftn(hr, norm='ortho'))   # unitary: a voxel's noise std is the k-space sample's
     if snr is not None:
