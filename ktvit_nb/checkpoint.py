@@ -97,7 +97,7 @@ def save_run_record(run_dir, # the run folder
                    ) -> Path:
     "Write `config.json` of a run atomically: {'train': ..., 'model': ...}"
     f = Path(run_dir)/'config.json'
-    with atomic_path(f) as t: t.write_text(json.dumps(dict(train=train, model=model_config(model)), indent=1))
+    with atomic_path(f) as t: t.write_text(json.dumps(to_plain(dict(train=train, model=model_config(model))), indent=1))
     return f
 
 def run_record(run_dir) -> dict:

@@ -65,7 +65,7 @@ def _synth(a):
     free = shutil.disk_usage(next(p for p in [out.resolve(), *out.resolve().parents] if p.exists())).free
     if cfg.n * vox * 9 > free: raise InputError('--n', f"{cfg.n} cases of {vox} voxels need about {cfg.n*vox*9/2**30:.3g} GiB of disk; {free/2**30:.3g} GiB are free")
     t0 = time.perf_counter()
-    paths = write_synth_dataset(a.out, cfg.n, cfg.shape, seed=cfg.seed, dims=cfg.dims)
+    paths = write_synth_dataset(a.out, cfg.n, cfg.shape, seed=cfg.seed, dims=cfg.dims, from_masks=cfg.from_masks)
     print(f"wrote {len(paths)} {cfg.dims}D case(s) of shape {cfg.shape} to {a.out} in {time.perf_counter()-t0:.1f} s")
     print(summarize_dataset(a.out).to_string(float_format=lambda v: f'{v:.3g}'))
     return paths

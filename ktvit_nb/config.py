@@ -310,6 +310,7 @@ class SynthConfig:
     shape:tuple[int, ...]|None=None # case shape, X Y Z (3D) or H W (2D), each >= 16 (None: 128 128 64, or 256 256 in 2D)
     seed:int=0 # case i uses seed + i, >= 0
     dims:int|None=None # 2 or 3 (None: from shape, else 3)
+    from_masks:str|None=None # a folder of real binary vessel masks (NIfTI, MHA): n TOF-MRA-like renders around each instead of generated trees, split leave-one-mask-out (`data.render`)
     choices:ClassVar[dict] = dict(dims=(2, 3))
     ranges:ClassVar[dict] = dict(n='>= 1', shape=f'>= {SYNTH_MIN_SIDE}', seed='>= 0')
 
@@ -319,6 +320,7 @@ class SynthConfig:
         self.dims = self.dims or (len(self.shape) if self.shape else 3)
         self.shape = self.shape or ((128, 128, 64) if self.dims == 3 else (256, 256))
         if len(self.shape) != self.dims: raise ConfigError('shape', f"{len(self.shape)} sizes given for {self.dims}D cases (dims)")
+        if self.from_masks is not None and self.dims != 3: raise ConfigError('from_masks', "renders of vessel masks are 3D: give 3 sizes")
 
 # %% ../nbs/00a_config.ipynb #662bf02d
 @dataclass

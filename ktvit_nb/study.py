@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 import numpy as np, pandas as pd
 from scipy import stats
-from .core import InputError, atomic_path, binarize
+from .core import InputError, atomic_path, binarize, to_plain
 from .data.cases import find_cases, load_case
 from .data.splits import fold_splits
 from .data.synth_dataset import write_synth_dataset
@@ -92,9 +92,9 @@ def _score(cfg:StudyConfig, u:dict, runs:dict, done:set, log) -> list[dict]:
 # %% ../nbs/12_study.ipynb #1b786e1d
 def _check_design(cfg:StudyConfig, out:Path):
     "Write `design.json`, or refuse a study folder that holds another design"
-    d = out/'design.json'; new = json.loads(json.dumps(asdict(cfg)))
+    d = out/'design.json'; new = to_plain(asdict(cfg))
     if d.exists():
-        old = json.loads(json.dumps(asdict(update_config(StudyConfig(), **json.loads(d.read_text())))))   # an older flat design.json too
+        old = to_plain(asdict(update_config(StudyConfig(), **json.loads(d.read_text()))))   # an older flat design.json too
         diff = sorted({*(k for k in old if old[k] != new[k] and k not in ('seeds', 'variants', 'train')),
                        *(k for k in old['train'] if old['train'][k] != new['train'][k])})
         if diff: raise InputError(d, f"holds another study (differs in {', '.join(diff)}); choose another folder")

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import numpy as np
 from ..core import InputError, atomic_path, to_plain
-from .io import save_image
+from .io import save_image, is_image_file
 from ..config import LRProtocol
 from .synth import make_case
 from .preprocess import lr_factor_for, simulate_lr
@@ -19,6 +19,14 @@ from .splits import load_or_make_splits
 __all__ = ['write_synth_dataset']
 
 # %% ../../nbs/01be_data.synth_dataset.ipynb #b0702772
+def _mask_renders(out, masks:Path, n, shape, seed, lr, progress, **kw):
+    "`n` renders of each mask file in `masks`, their LR by `lr` (each render's noise seeded by the case), split leave-one-mask-out"
+    from ktvit_nb.data.render import write_mask_renders
+    files = sorted(f for f in masks.iterdir() if is_image_file(f)) if masks.is_dir() else []
+    if not files: raise InputError(masks, "holds no vessel mask files (NIfTI, MHA, ...)")
+    if len(shape) != 3: raise InputError('shape', "renders of 3D vessel masks need 3 sizes")
+    return write_mask_renders(out, files, n, shape, seed=seed, lr=lambda hr, seed: simulate_lr(hr, lr, name=str(seed)), progress=progress, **kw)
+
 def write_synth_dataset(out, # folder to create (package layout)
                         n:int, # number of cases
                         shape, # volume (or image) shape, or one int repeated `dims` times
@@ -26,7 +34,8 @@ def write_synth_dataset(out, # folder to create (package layout)
                         *, dims:int|None=None, # 2 or 3 when `shape` is an int (default 3)
                         progress:bool=True, # show a progress bar
                         lr:LRProtocol|None=None, # the LR protocol making `image_lr` (None: the paper's, factor 2)
-                        **synth_kwargs, # passed on to `make_case`
+                        from_masks=None, # a folder of real binary vessel masks: `n` renders of each (`data.render.write_mask_renders`) instead of generated trees
+                        **synth_kwargs, # passed on to `make_case` (or `render_from_mask`)
                        ) -> list[Path]:
     "Generate `n` synthetic cases with `data.synth.make_case`, write them in the package layout and make the split"
     from tqdm.auto import tqdm
@@ -34,6 +43,7 @@ def write_synth_dataset(out, # folder to create (package layout)
     if isinstance(shape, int): shape = (shape,) * (dims or 3)
     shape = tuple(int(s) for s in shape)
     if dims is not None and len(shape) != dims: raise InputError('shape', f"{len(shape)} sizes given for {dims}D")
+    if from_masks is not None: return _mask_renders(out, Path(from_masks), n, shape, seed, lr or LRProtocol(), progress, **synth_kwargs)
     paths = []
     for i in tqdm(range(n), desc='synth cases', disable=not progress):
         lr = lr or LRProtocol(); d = out/f'case_{i:03d}'
