@@ -122,7 +122,7 @@ def bench_infer(arch:str, preset:str, # network, as for `create_model`
                 channels_last:bool=True, # 3D weights in `torch.channels_last_3d`, as KT-ViT builds itself
                 seed:int=0,
                ) -> dict:
-    "Time one whole-volume `Predictor.prob` call; network and transformer time from `NetTimer`"
+    "Time one whole-volume `Predictor`'s `prob` call; network and transformer time from `NetTimer`"
     set_seed(seed); dev = torch.device(device) if device else default_device()
     m = _model(arch, preset, dev, channels_last).eval()
     roi = _roi(m, roi)

@@ -270,8 +270,8 @@ def run_folds(data, # a real data set (any `find_cases` layout)
               archs=('ktvit',), # architectures trained on every fold (`models.ARCHS`); the first is the reference
               folds:int=5, # K; the number of cases makes leave one out
               n_valid:int=2, # validation cases per fold (they choose the best epoch and the threshold)
-              tta:bool|None=None, # score with test-time augmentation (None: `PredictConfig.for_dims`, as `predict`)
-              overlap:float|None=None, # tile overlap of the scoring (None: `PredictConfig.for_dims`, as `predict`)
+              tta:bool|None=None, # score with test-time augmentation (None: `PredictConfig`'s `for_dims`, as `predict`)
+              overlap:float|None=None, # tile overlap of the scoring (None: `PredictConfig`'s `for_dims`, as `predict`)
               log=print,
               **train, # `TrainConfig` fields shared by every run (`seed` seeds the folds and the weights)
              ) -> str:
