@@ -49,7 +49,7 @@ def _point_rows(path, lines, i, o, first):
     if len(toks) > need or (i < len(lines) and lines[i].strip() and '=' not in lines[i]):
         raise InputError(path, f"line {i + (len(toks) == need)}: more point rows than {where}")
     if bad := next((t for t in toks if not _is_number(t)), None):
-        raise InputError(path, f"lines {start + 1}-{i}: {bad!r} in the points of {where} is not a number")
+        raise InputError(path, f"{f'line {i}' if i == start + 1 else f'lines {start + 1}-{i}'}: {bad!r} in the points of {where} is not a number")
     o['_points'] = np.array(toks, np.float64).reshape(n, len(cols))
     return i
 
