@@ -15,7 +15,7 @@ from .checkpoint import TrainedNet, load_model
 from .metrics import case_metrics, dice
 from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
-from .data.cases import find_cases, image_file, with_spacing
+from .data.cases import find_cases, image_file, with_spacing, layout_of, LAYOUTS
 from .data.preprocess import normalize_intensity, resample, spaced_shape, check_zoom, simulate_lr
 
 # %% auto #0
@@ -231,10 +231,11 @@ def _from_casefiles(c, src) -> CaseInput:
                      lr_factor=c.extras.get('lr_factor'))
 
 def _dataset_case(f:Path) -> CaseInput|None:
-    "The case of a data set (package layout, cases.csv, DRIVE, vesselNN) around `f` whose image or LR image `f` is"
-    rf = f.resolve()
-    for root in (rf.parent, rf.parent.parent):
-        try: cases = find_cases(root)
+    "The case of a data set (any layout of `data.cases.LAYOUTS`) around `f` whose image or LR image `f` is"
+    rf = f.resolve(); roots = [rf.parent, rf.parent.parent]
+    if rf.parent.name == 'anat': roots.append(rf.parents[3] if rf.parents[1].name.startswith('ses-') else rf.parents[2])   # BIDS
+    for root in roots:
+        try: cases = find_cases(root, with_unlabelled=True)
         except Exception: continue
         for c in cases:
             if rf in {Path(p).resolve() for p in (c.image, c.image_lr) if p}:
@@ -248,14 +249,13 @@ def _file_case(f:Path) -> CaseInput:
     return CaseInput(f.resolve().parent.name if st in _KIND_OF_STEM else st, f, given=f)
 
 def _folder_cases(p:Path) -> list:
+    "A case folder; a data set of `data.cases.LAYOUTS` (all its images, labelled or not); else its case folders and image files"
     if (c := _case_folder(p)) is not None: return [c]
-    if (p/'cases.csv').exists() or (p/'pairs.csv').exists(): return [_from_casefiles(c, p) for c in find_cases(p)]
+    if layout_of(p) not in (None, 'package layout'): return [_from_casefiles(c, p) for c in find_cases(p, with_unlabelled=True)]
     out = [c for d in sorted(q for q in p.iterdir() if q.is_dir()) if (c := _case_folder(d)) is not None]
     out += [_file_case(f) for f in sorted(p.iterdir()) if f.is_file() and is_image_file(f)]
     if out: return out
-    try: return [_from_casefiles(c, p) for c in find_cases(p)]   # DRIVE
-    except InputError: pass
-    raise InputError(p, "holds no image files, case folders (<case>/image.nii.gz) or data set (cases.csv, pairs.csv, DRIVE)")
+    raise InputError(p, f"holds no image files, case folders (<case>/image.nii.gz) or data set ({', '.join(n for n, _, _ in LAYOUTS[:-1])})")
 
 def find_inputs(inputs:list, # image files, case folders, folders of them, data sets (folder or cases.csv/pairs.csv)
                ) -> list[CaseInput]:

@@ -4,18 +4,20 @@
 
 # %% ../../nbs/01bb_data.cases.ipynb #630a3f36
 from __future__ import annotations
-import csv
+import csv, json
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from ..core import InputError
-from .io import Image, read_image, check_label, check_pair, is_image_file
+from .io import Image, read_image, check_label, check_pair, is_image_file, image_suffix
 from .synth import degrade
 from ..config import LRProtocol
 from .preprocess import normalize_intensity, to_spacing, simulate_lr
+from .tre import read_tre, rasterize_tubes
 
 # %% auto #0
-__all__ = ['CaseFiles', 'image_file', 'find_cases', 'with_spacing', 'read_image_label', 'load_case', 'find_pairs']
+__all__ = ['LAYOUTS', 'CaseFiles', 'image_file', 'layout_of', 'find_cases', 'with_spacing', 'read_image_label', 'load_case',
+           'find_pairs']
 
 # %% ../../nbs/01bb_data.cases.ipynb #e0ee5625
 @dataclass
@@ -26,7 +28,7 @@ class CaseFiles:
     label: Path|None # binary vessel label (None: an unlabelled HR/LR pair, `find_pairs`)
     image_lr: Path|None = None # low-resolution image on the same grid, if given
     mask: Path|None = None # brain / field-of-view mask, if given
-    extras: dict = field(default_factory=dict) # 'pv', 'radius', 'graph' paths; 'spacing' (mm), 'lr_factor'
+    extras: dict = field(default_factory=dict) # 'pv', 'radius', 'graph', 'tre' paths; 'spacing' (mm), 'lr_factor'; 'binarize': multi-class labels allowed
 
 # %% ../../nbs/01bb_data.cases.ipynb #bd85d59f
 def image_file(folder:Path, # a case folder
@@ -51,6 +53,7 @@ def _layout_cases(data):
             raise InputError(d, f"has {'an image' if img else 'a label'} but no {'label' if img else 'image'} file")
         ex = {k: p for k in ('pv', 'radius') if (p := image_file(d, k)) is not None}
         if (d/'graph.json').exists(): ex['graph'] = d/'graph.json'
+        if (d/'vessels.tre').exists(): ex['tre'] = d/'vessels.tre'
         cases.append(CaseFiles(d.name, img, lab, image_file(d, 'image_lr'), image_file(d, 'mask'), ex))
     return cases
 
@@ -96,27 +99,136 @@ def _drive_cases(root):
         out.append(CaseFiles(f'drive_{n}', img, lab, mask=mask if mask.exists() else None))
     return out
 
+# %% ../../nbs/01bb_data.cases.ipynb #343142a0
+_SAID = set()
+def _note_once(key, msg:str):
+    "Print `msg` the first time `key` comes up in this process: a data set's note, once, not per case or per call"
+    if key not in _SAID: _SAID.add(key); print(msg)
+
+def _stem(p:Path) -> str: return p.name[:len(p.name) - len(image_suffix(p))]
+
+def _is_tubetk(d): return (d/'MRA').is_dir() or any((s/'MRA').is_dir() for s in d.iterdir() if s.is_dir())
+
+def _tubetk_cases(root):
+    "TubeTK: <case>/MRA/*-MRA.mha, labelled by <case>/AuxillaryData/VascularNetwork.tre where the case has one"
+    out = []
+    for d in [root] if (root/'MRA').is_dir() else sorted(s for s in root.iterdir() if (s/'MRA').is_dir()):
+        mra = sorted(p for p in (d/'MRA').iterdir() if is_image_file(p) and _stem(p).endswith('-MRA'))
+        if len(mra) > 1: raise InputError(d/'MRA', f"holds several *-MRA images: {', '.join(p.name for p in mra)}")
+        tre = d/'AuxillaryData'/'VascularNetwork.tre'
+        if mra: out.append(CaseFiles(d.name, mra[0], tre if tre.is_file() else None))
+    return out
+
+# %% ../../nbs/01bb_data.cases.ipynb #3ee40335
+def _is_nnunet(d): return (d/'imagesTr').is_dir() or (d/'imagesTs').is_dir()
+
+def _nnunet_json(root) -> dict:
+    "dataset.json of an nnU-Net raw data set ({} when absent); more than one input channel is refused"
+    f = root/'dataset.json'
+    if not f.is_file(): return {}
+    try: meta = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise InputError(f, f"is not valid JSON: {e}") from None
+    ch = meta.get('channel_names') or meta.get('modality') or {}
+    if len(ch) > 1: raise InputError(f, f"lists {len(ch)} input channels ({', '.join(map(str, ch.values()))}); ktvit reads "
+                                        "one image a case: keep one channel (imagesTr/NAME_0000) in a copy of the data set")
+    return meta
+
+def _nnunet_foreground(meta) -> list:
+    "The foreground label names of dataset.json: v2's {name: value} or v1's {'1': name}"
+    labels = meta.get('labels') or {}
+    if all(str(k).isdigit() for k in labels): return [str(v) for k, v in labels.items() if str(k) != '0']
+    return [k for k, v in labels.items() if v not in (0, '0', [0])]
+
+def _nnunet_images(folder, ending) -> dict:
+    "{case name: its channel-0 image} of imagesTr or imagesTs; any other channel is refused"
+    if not folder.is_dir(): return {}
+    fs = [p for p in sorted(folder.iterdir()) if is_image_file(p) and (ending is None or p.name.endswith(ending))]
+    if bad := next((p for p in fs if not _stem(p).endswith('_0000')), None):
+        raise InputError(bad, "is not a channel-0 image (NAME_0000): ktvit reads one input channel a case")
+    return {_stem(p)[:-5]: p for p in fs}
+
+def _nnunet_cases(root):
+    "nnU-Net raw: imagesTr/NAME_0000.* labelled by labelsTr/NAME.*, imagesTs/ unlabelled; labels binarised"
+    meta = _nnunet_json(root); ending, ex = meta.get('file_ending'), dict(binarize=str(root))
+    if len(fg := _nnunet_foreground(meta)) > 1:
+        _note_once(('binarize', str(root)), f"{root}: the nnU-Net labels {', '.join(fg)} are binarised: every label > 0 counts as vessel")
+    out = []
+    for name, img in _nnunet_images(root/'imagesTr', ending).items():
+        lab = image_file(root/'labelsTr', name) if (root/'labelsTr').is_dir() else None
+        if lab is None: raise InputError(img, f"has no label labelsTr/{name}.* (every imagesTr case of nnU-Net raw has one)")
+        out.append(CaseFiles(name, img, lab, extras=dict(ex)))
+    return out + [CaseFiles(name, img, None, extras=dict(ex)) for name, img in _nnunet_images(root/'imagesTs', ending).items()]
+
+# %% ../../nbs/01bb_data.cases.ipynb #010fdb76
+_BIDS_SCANS = ('sub-*/anat/*_angio.nii*', 'sub-*/ses-*/anat/*_angio.nii*')
+
+def _is_bids(d): return any(next(d.glob(g), None) is not None for g in _BIDS_SCANS)
+
+def _bids_derivatives(root, scan, entities) -> tuple[list, list]:
+    "(vessel labels, brain masks) of a scan: derivatives/*/<its folder>/<entities>_* files, by the words of their names"
+    rest = {p: _stem(p)[len(entities) + 1:].lower() for p in sorted(root.glob(f'derivatives/*/{scan.parent.relative_to(root)}/{entities}_*'))
+            if is_image_file(p)}
+    labels = [p for p, r in rest.items() if 'brain' not in r and ('vessel' in r or ('angio' in r and r.rsplit('_', 1)[-1] in ('label', 'mask', 'dseg')))]
+    return labels, [p for p, r in rest.items() if 'brain' in r and r.endswith('mask')]
+
+def _bids_cases(root):
+    "BIDS angiography: sub-*/[ses-*/]anat/*_angio.nii[.gz], labelled by the derivatives/ vessel label of the same scan"
+    out = []
+    for scan in sorted({p for g in _BIDS_SCANS for p in root.glob(g) if is_image_file(p)}):
+        ent = scan.name[:scan.name.rindex('_angio')]
+        labels, masks = _bids_derivatives(root, scan, ent)
+        for what, fs in (('vessel labels', labels), ('brain masks', masks)):
+            if len(fs) > 1: raise InputError(scan, f"has {len(fs)} {what} in derivatives/ ({', '.join(str(p.relative_to(root)) for p in fs)}); "
+                                                   "keep one, or list the cases in a cases.csv")
+        out.append(CaseFiles(ent, scan, labels[0] if labels else None, mask=masks[0] if masks else None))
+    return out
+
 # %% ../../nbs/01bb_data.cases.ipynb #aa12736b
-def find_cases(data, # folder (package layout, cases.csv, pairs.csv, DRIVE) or a cases.csv / pairs.csv file
+def _drive_root(d):
+    "The DRIVE training folder at `d` or `d/training`, or None"
+    return next((r for r in (d, d/'training') if (r/'images').is_dir() and (r/'1st_manual').is_dir()), None)
+
+def _is_package(d): return any(image_file(s, 'image') or image_file(s, 'label') for s in d.iterdir() if s.is_dir())
+
+LAYOUTS = [ # (name, detector, reader) in the order `find_cases` tries them: the first detector that says yes reads the folder
+    ('cases.csv', lambda d: (d/'cases.csv').is_file(), lambda d: _csv_cases(d/'cases.csv')),
+    ('vesselNN pairs.csv', lambda d: (d/'pairs.csv').is_file(), lambda d: _vesselnn_cases(d/'pairs.csv')),
+    ('DRIVE', _drive_root, lambda d: _drive_cases(_drive_root(d))),
+    ('nnU-Net raw', _is_nnunet, _nnunet_cases),
+    ('TubeTK', _is_tubetk, _tubetk_cases),
+    ('BIDS angiography', _is_bids, _bids_cases),
+    ('package layout', _is_package, _layout_cases),
+]
+_UNLABELLED = {'nnU-Net raw': 'are in imagesTs/', 'TubeTK': 'have no AuxillaryData/VascularNetwork.tre',
+               'BIDS angiography': 'have no vessel label in derivatives/'}
+
+def layout_of(data) -> str|None:
+    "The name of the first layout of `LAYOUTS` that the folder `data` holds, or None"
+    return next((name for name, detect, _ in LAYOUTS if detect(Path(data))), None)
+
+def find_cases(data, # data folder in any layout of `LAYOUTS`, or a cases.csv / pairs.csv file
+               *, with_unlabelled:bool=False, # also list the images without a label (to predict): nnU-Net's imagesTs, TubeTK cases without a tree, ...
               ) -> list[CaseFiles]:
-    "List the cases of a data set, recognising the package layout, cases.csv, DRIVE and vesselNN"
+    "List the cases of a data set in the first layout of `LAYOUTS` that it holds; the training cases (with a label) unless `with_unlabelled`"
     data = Path(data)
     if not data.exists(): raise InputError(data, "data folder not found")
     if data.is_file():
         if data.name == 'pairs.csv': return _vesselnn_cases(data)
         if data.suffix == '.csv': return _csv_cases(data)
         raise InputError(data, "is a file; give a data folder or a cases.csv")
-    if (data/'cases.csv').exists(): cases = _csv_cases(data/'cases.csv')
-    elif (data/'pairs.csv').exists(): cases = _vesselnn_cases(data/'pairs.csv')
-    elif (data/'images').is_dir() and (data/'1st_manual').is_dir(): cases = _drive_cases(data)
-    elif (data/'training'/'images').is_dir() and (data/'training'/'1st_manual').is_dir(): cases = _drive_cases(data/'training')
-    else: cases = _layout_cases(data)
-    if not cases:
-        raise InputError(data, "holds no cases: expected <case>/image.nii.gz + <case>/label.nii.gz folders, a cases.csv "
-                               "(case,image,label[,image_lr,mask]), a vesselNN pairs.csv or a DRIVE training folder")
+    name = layout_of(data)
+    if name is None: raise InputError(data, f"holds no cases: it matches none of the layouts tried ({', '.join(n for n, _, _ in LAYOUTS)}; data/README.md)")
+    cases = next(read for n, _, read in LAYOUTS if n == name)(data)
+    if not cases: raise InputError(data, f"holds no cases (read as the {name} layout; data/README.md)")
     names = [c.name for c in cases]
     if len(set(names)) != len(names): raise InputError(data, "lists the same case name twice")
-    return cases
+    labelled = [c for c in cases if c.label is not None]
+    if with_unlabelled or len(labelled) == len(cases): return cases
+    if not labelled: raise InputError(data, f"has {len(cases)} images ({name} layout) but no label for any: they {_UNLABELLED[name]}, "
+                                            f"so they serve prediction only (ktvit predict {data})")
+    _note_once(('unlabelled', str(data)), f"{data}: {len(cases) - len(labelled)} of its {len(cases)} images {_UNLABELLED[name]}: "
+                                          "they are not training cases (ktvit predict reads them)")
+    return labelled
 
 # %% ../../nbs/01bb_data.cases.ipynb #a9af49a8
 def with_spacing(im:Image, # an image
@@ -128,12 +240,26 @@ def with_spacing(im:Image, # an image
     return Image(im.array, a, im.path, im.fmt, im.meta)
 
 # %% ../../nbs/01bb_data.cases.ipynb #aa214cc9
+def _label(cf:CaseFiles, img:Image) -> np.ndarray:
+    "The case's label as a 0/1 uint8 array on `img`'s grid: a label image, or a `.tre` vessel tree rasterised on the grid"
+    if cf.label.suffix.lower() == '.tre':
+        label = rasterize_tubes(read_tre(cf.label), img)
+        if not label.any(): raise InputError(cf.label, f"no tube of it reaches a voxel of {Path(cf.image).name}: do they belong together?")
+        return label
+    lab = _read(cf, cf.label)
+    if 'binarize' in cf.extras and len(vals := np.unique(lab.array)) > 2:
+        _note_once(('binarize', cf.extras['binarize']), f"{cf.extras['binarize']}: labels of several classes ({', '.join(f'{v:g}' for v in vals[:6])}"
+                   f"{', ...' if len(vals) > 6 else ''}) are binarised: every label > 0 counts as vessel")
+        label = (lab.array > 0).astype(np.uint8)
+    else: label = check_label(lab)
+    check_pair(img, lab)
+    return label
+
 def read_image_label(cf:CaseFiles, # the case's files
                     ) -> tuple[Image, np.ndarray]:
-    "The case's image (with its data set's voxel size) and its label as a 0/1 array, checked: binary, on the image's grid"
-    img, lab = _read(cf, cf.image), _read(cf, cf.label)
-    label = check_label(lab); check_pair(img, lab)
-    return img, label
+    "The case's image (with its data set's voxel size) and its label as a 0/1 array on the image's grid, checked; a `.tre` label is rasterised (`data.tre`)"
+    img = _read(cf, cf.image)
+    return img, _label(cf, img)
 
 # %% ../../nbs/01bb_data.cases.ipynb #450c3083
 def load_case(cf:CaseFiles, # the case's files

@@ -14,6 +14,7 @@ from .synth import make_case
 from .preprocess import lr_factor_for, simulate_lr
 from .cases import find_cases
 from .splits import load_or_make_splits
+from .tre import write_tre, graph_tubes
 
 # %% auto #0
 __all__ = ['write_synth_dataset']
@@ -59,6 +60,7 @@ def write_synth_dataset(out, # folder to create (package layout)
             save_image(arr, d/f'{name}.nii.gz', affine=aff)
         if sc.graph is not None:
             with atomic_path(d/'graph.json') as t: t.write_text(json.dumps(to_plain(sc.graph)))
+            if tubes := graph_tubes(sc.graph, aff): write_tre(d/'vessels.tre', tubes)
         paths.append(d)
     load_or_make_splits(out, find_cases(out), seed=seed)
     return paths
