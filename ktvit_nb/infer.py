@@ -17,6 +17,7 @@ from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.cases import find_cases, image_file, with_spacing
 from .data.preprocess import normalize_intensity, resample, spaced_shape, check_zoom, simulate_lr
+from .data.patches import patch_padding, reflect_pad
 
 # %% auto #0
 __all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'Predictor',
@@ -131,9 +132,11 @@ class Predictor:
             raise ValueError(f"the model is {self.spatial_dims}D but the image has {image.ndim} dimensions {image.shape}")
         target = self.target_spacing if spacing is not None else None
         x = resample(image, spaced_shape(image.shape, spacing, target)) if target else image
-        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+        pad = patch_padding(x.shape, self.patch_size)   # thinner than a tile: mirrored, as training pads its crops
+        crop = tuple(slice(a, a + n) for (a, _), n in zip(pad, x.shape))
+        x = torch.from_numpy(np.ascontiguousarray(reflect_pad(x, pad), dtype=np.float32))[None, None]
         p = sum(self._tiles(n.model.to(self.device).eval(), x) for n in self.nets) / len(self.nets)
-        p = p[0, 0].numpy().astype(np.float32)
+        p = p[0, 0][crop].numpy().astype(np.float32)
         return resample(p, image.shape) if target else p
 
     def case_prob(self, case:dict) -> np.ndarray:
