@@ -24,7 +24,7 @@ __all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_
            'score_cases', 'ThresholdChoice', 'choose_threshold', 'CaseInput', 'find_inputs', 'predict_files']
 
 # %% ../nbs/06_infer.ipynb #91da266d
-def load_models(models, # checkpoint file or run folder, a network, a `TrainedNet`, or a list of them (an ensemble)
+def load_models(models, # checkpoint file, run folder or shipped model's name, a network, a `TrainedNet`, or a list of them (an ensemble)
                ) -> list[TrainedNet]:
     "`TrainedNet`s on the CPU: each network with what it was trained on (a bare network: nothing known)"
     out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
@@ -355,6 +355,8 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if note: notes.append(note)
         plan.append((c, f, simulate, outs))
     if log is not None:
+        for n in nets:
+            if n.name: log(f"model {n.name}: shipped with ktvit_nb ({n.path}); `ktvit models {n.name}` shows its card")
         if target: log(f"inputs resampled to {'x'.join(f'{v:g}' for v in target)} mm, the training grid; outputs on each input's grid")
         elif rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
         for n in notes: log(f"note: {n}")
