@@ -177,7 +177,7 @@ def _what_predict_does(cfg:dict, size:int) -> str:
         "- voxel size: inputs outside the training voxel sizes are refused (`--allow-mismatch` predicts them anyway)",
         f"- tiles: {fmt(tr.get('patch_size') or [])} voxels (the training crops; thinner volumes mirrored to it)",
         f"- mask: probability >= {cfg['threshold']:g} ({cfg.get('threshold_rule') or 'no rule recorded'})",
-        f"- shipped from `{cfg['source']}` ({tr.get('epochs')} epochs, best validation Dice {cfg.get('best_valid_dice') or float('nan'):.4f}) by ktvit_nb {cfg['ktvit_nb']}"])
+        f"- shipped from the run `{Path(cfg['source']).parent.name}` ({tr.get('epochs')} epochs, best validation Dice {cfg.get('best_valid_dice') or float('nan'):.4f}) by ktvit_nb {cfg['ktvit_nb']}"])
 
 def ship_model(run, # run folder (its best.pt) or checkpoint file
                name:str, # what users select it by (`--model NAME`): lower-case letters, digits, '-' and '_'
@@ -192,19 +192,23 @@ def ship_model(run, # run folder (its best.pt) or checkpoint file
     d = Path(folder or models_dir()); dest = d/name
     if dest.exists() and not overwrite: raise InputError(dest, "already exists; pass overwrite=True to replace it")
     ck = load_checkpoint(run); tn = load_model(ck['path'])
+    half = {k: v.half() if v.is_floating_point() else v for k, v in tn.model.state_dict().items()}
+    if not all(v.isfinite().all() for v in half.values() if v.is_floating_point()):
+        raise InputError(ck['path'], "has weights beyond float16's range (65504); it cannot be shipped in float16")
     train = dict(tn.train_config, target_spacing=_target_spacing(tn.train_config))
     cfg = dict(name=name, model=ck['model_config'], train=train, threshold=tn.threshold, threshold_rule=ck.get('threshold_rule'),
                best_valid_dice=ck.get('best'), epoch=ck.get('epoch'), source=ck['path'], ktvit_nb=__version__)
     d.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{name}-', dir=d))
     try:
-        torch.save({k: v.half() if v.is_floating_point() else v for k, v in tn.model.state_dict().items()}, tmp/'weights.pt')
+        torch.save(half, tmp/'weights.pt')
         size = (tmp/'weights.pt').stat().st_size
         (tmp/'config.json').write_text(json.dumps(to_plain(cfg), indent=1), encoding='utf-8')
         (tmp/'card.md').write_text(card.strip() + '\n\n' + _what_predict_does(cfg, size) + '\n', encoding='utf-8')
         for f in tmp.iterdir():
             if f.stat().st_size > MAX_SHIPPED_BYTES:
                 raise InputError(run, f"its {f.name} takes {f.stat().st_size / 2**20:.1f} MiB, above the {MAX_SHIPPED_BYTES / 2**20:g} MiB a shipped file may; ship a smaller preset")
+        if (d/f'.{name}-old').exists(): shutil.rmtree(d/f'.{name}-old')   # left by an interrupted replacement
         old = dest.rename(d/f'.{name}-old') if dest.exists() else None
         tmp.rename(dest)
         if old is not None: shutil.rmtree(old)

@@ -111,3 +111,13 @@ def test_ship_refuses_bad_names_existing_models_and_large_files(zoo, tiny_run, m
 def test_damaged_weights_are_one_line(zoo):
     (zoo/'tiny-3d'/'weights.pt').write_bytes(b'not a torch file')
     with pytest.raises(InputError, match='weights.pt: not a readable'): load_shipped('tiny-3d')
+
+def test_weights_beyond_float16_are_refused(zoo, tmp_path):
+    "float16 holds up to 65504: a network with a larger weight is refused, not shipped as inf"
+    from ktvit_nb.checkpoint import save_checkpoint
+    from ktvit_nb.models import create_model
+    net = create_model('ktvit', 'tiny')
+    with torch.no_grad(): next(net.parameters()).fill_(1e6)
+    save_checkpoint(tmp_path/'huge.pt', net)
+    with pytest.raises(InputError, match="beyond float16's range"): ship_model(tmp_path/'huge.pt', 'huge', CARD)
+    assert not (zoo/'huge').exists()
