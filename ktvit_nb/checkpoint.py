@@ -4,15 +4,19 @@
 
 # %% ../nbs/04b_checkpoint.ipynb #044bba0a
 from __future__ import annotations
-import json, warnings
+import json, os, re, shutil, tempfile, warnings
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 import torch, torch.nn as nn
 from .core import InputError, atomic_path, to_plain
+from .config import LRProtocol
 from .models import create_model, model_config
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model', 'update_checkpoint', 'save_run_record', 'run_record']
+__all__ = ['MODELS_ENV', 'MAX_SHIPPED_BYTES', 'save_checkpoint', 'load_checkpoint', 'TrainedNet', 'load_model',
+           'update_checkpoint', 'models_dir', 'shipped_models', 'shipped_path', 'model_card', 'load_shipped',
+           'ship_model', 'save_run_record', 'run_record']
 
 # %% ../nbs/04b_checkpoint.ipynb #0cb5c023
 def save_checkpoint(path, # destination file (`.pt`)
@@ -24,17 +28,21 @@ def save_checkpoint(path, # destination file (`.pt`)
     with atomic_path(path) as t: torch.save(dict(model_config=to_plain(model_config(model)), state_dict=sd, **to_plain(extra)), t)
     return Path(path)
 
+def _read_pt(p:Path):
+    "A `.pt` file read with `weights_only=True`; `InputError` naming it when it is empty or not one of ours"
+    if p.is_file() and p.stat().st_size == 0: raise InputError(p, "is an empty file, not a checkpoint")
+    try:
+        with warnings.catch_warnings():   # torch's notes on foreign pickles would add lines to the one-line error
+            warnings.simplefilter('ignore'); return torch.load(p, map_location='cpu', weights_only=True)
+    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})") from None
+
 def load_checkpoint(path, # a `.pt` file, or a run folder (its `best.pt`, else `last.pt`)
                    ) -> dict:
     "Read a checkpoint without executing pickled code; `InputError` naming the file when it is not one of ours"
     p = Path(path)
     if p.is_dir(): p = next((p/n for n in ('best.pt', 'last.pt') if (p/n).exists()), p/'best.pt')
     if not p.exists(): raise InputError(p, "no such checkpoint (give a run folder holding best.pt or last.pt, or a .pt file)")
-    if p.is_file() and p.stat().st_size == 0: raise InputError(p, "is an empty file, not a checkpoint")
-    try:
-        with warnings.catch_warnings():   # torch's notes on foreign pickles would add lines to the one-line error
-            warnings.simplefilter('ignore'); ck = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e: raise InputError(p, f"not a readable ktvit_nb checkpoint ({type(e).__name__}: {(str(e).splitlines() or [''])[0][:120]})") from None
+    ck = _read_pt(p)
     if not isinstance(ck, dict) or 'model_config' not in ck or 'state_dict' not in ck:
         raise InputError(p, "not a ktvit_nb checkpoint (no model_config/state_dict)")
     ck['path'] = str(p)
@@ -48,6 +56,7 @@ class TrainedNet:
     train_config:dict = field(default_factory=dict) # the run's `TrainConfig.record()` ({} when unknown)
     path:str|None = None # the checkpoint file it was read from
     threshold:float = 0.5 # decision threshold chosen on the validation cases at the end of training (0.5 if none was)
+    name:str|None = None # the shipped model's name (`ship_model`); None for a run's checkpoint
 
     @property
     def patch_size(self) -> tuple|None:
@@ -69,16 +78,20 @@ class TrainedNet:
         "The local contrast step its inputs had in training (`normalize_intensity`), so `predict` gives it too ('none' if unrecorded)"
         return self.train_config.get('contrast') or 'none'
 
-def load_model(path, # checkpoint file or run folder
+def _rebuild(where, config:dict, state:dict) -> nn.Module:
+    "The network of `config` with the weights `state`; `InputError` naming `where` when they do not fit"
+    try:
+        m = create_model(**config); m.load_state_dict(state); return m
+    except RuntimeError as e: raise InputError(where, f"weights do not fit the stored config: {str(e).splitlines()[0]}") from None
+    except Exception as e: raise InputError(where, f"does not rebuild a ktvit_nb network ({type(e).__name__})") from None
+
+def load_model(path, # checkpoint file, run folder, or the name of a shipped model (`shipped_models`)
                device=None, # where to put the network (default CPU)
               ) -> TrainedNet:
-    "Rebuild the network stored in a checkpoint, load its weights, and return it with its training record"
+    "Rebuild the network stored in a checkpoint (or shipped as `path`), load its weights, and return it with its training record"
+    if not Path(path).exists() and _NAME.fullmatch(str(path)): return load_shipped(str(path), device=device)
     ck = load_checkpoint(path)
-    try:
-        m = create_model(**ck['model_config'])
-        m.load_state_dict(ck['state_dict'])
-    except RuntimeError as e: raise InputError(ck['path'], f"weights do not fit the stored config: {str(e).splitlines()[0]}") from None
-    except Exception as e: raise InputError(ck['path'], f"does not rebuild a ktvit_nb network ({type(e).__name__})") from None
+    m = _rebuild(ck['path'], ck['model_config'], ck['state_dict'])
     tc = ck.get('train_config')
     return TrainedNet(m.to(device or 'cpu'), tc if isinstance(tc, dict) else {}, ck['path'], float(ck.get('threshold', 0.5)))
 
@@ -89,6 +102,119 @@ def update_checkpoint(path, # a checkpoint file
     ck = load_checkpoint(path); ck.pop('path')
     with atomic_path(path) as t: torch.save({**ck, **to_plain(fields)}, t)
     return Path(path)
+
+# %% ../nbs/04b_checkpoint.ipynb #6f777b51
+MODELS_ENV = 'KTVIT_MODELS' # environment variable: a folder of shipped models replacing the package's own
+MAX_SHIPPED_BYTES = 10 * 2**20 # the most each file of a shipped model may take (package data stays small)
+_NAME = re.compile(r'[a-z0-9][a-z0-9_-]{0,63}') # a shipped model's name: lower-case letters, digits, '-' and '_'
+
+def models_dir() -> Path:
+    "The folder of shipped models: `$KTVIT_MODELS` when set, else the package's `weights/`"
+    return Path(os.environ.get(MODELS_ENV) or resources.files('ktvit_nb')/'weights')
+
+def _summary(card:str) -> str:
+    "A card's summary: its first `> ` line, else its first line of prose"
+    lines = [l.strip() for l in card.splitlines() if l.strip() and not l.lstrip().startswith('#')]
+    return next((l[1:].strip() for l in lines if l.startswith('>')), lines[0] if lines else '')
+
+def shipped_models(folder=None, # default `models_dir()`
+                  ) -> dict:
+    "`{name: card summary}` of every shipped model"
+    d = Path(folder or models_dir())
+    if not d.is_dir(): return {}
+    return {p.name: _summary((p/'card.md').read_text(encoding='utf-8')) if (p/'card.md').exists() else ''
+            for p in sorted(d.iterdir()) if _NAME.fullmatch(p.name) and (p/'weights.pt').is_file() and (p/'config.json').is_file()}
+
+def shipped_path(name:str, # a shipped model's name
+                 folder=None, # default `models_dir()`
+                ) -> Path:
+    "The folder of shipped model `name`; `InputError` listing the shipped names when there is none"
+    d = Path(folder or models_dir()); names = shipped_models(d)
+    if name not in names:
+        have = f"shipped: {', '.join(names)}" if names else f"no model is shipped in {d}"
+        raise InputError(name, f"no such checkpoint or run folder, and no shipped model of that name ({have}; `ktvit models` lists them)")
+    return d/name
+
+def model_card(name:str, folder=None) -> str:
+    "The model card of shipped model `name`"
+    return (shipped_path(name, folder)/'card.md').read_text(encoding='utf-8')
+
+def load_shipped(name:str, # a shipped model's name
+                 folder=None, # default `models_dir()`
+                 device=None, # where to put the network (default CPU)
+                ) -> TrainedNet:
+    "A shipped model as a `TrainedNet`: its float16 weights cast to float32, its training record and threshold"
+    d = shipped_path(name, folder)
+    try: cfg = json.loads((d/'config.json').read_text(encoding='utf-8')); net, train = cfg['model'], cfg['train']
+    except Exception as e: raise InputError(d/'config.json', f"is not a shipped model's config ({type(e).__name__}: {e})") from None
+    sd = _read_pt(d/'weights.pt')
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()): raise InputError(d/'weights.pt', "is not a state dict")
+    m = _rebuild(d/'weights.pt', net, {k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
+    return TrainedNet(m.to(device or 'cpu'), train, str(d), float(cfg.get('threshold', 0.5)), name)
+
+# %% ../nbs/04b_checkpoint.ipynb #95f4170e
+def _target_spacing(train:dict):
+    "The run's target voxel size, else the one voxel size of all its training cases, else None"
+    if train.get('target_spacing'): return [float(v) for v in train['target_spacing']]
+    sp = train.get('spacing')
+    if not sp: return None
+    lo, hi = (sp, sp) if not isinstance(sp[0], (list, tuple)) else sp
+    return [float(v) for v in lo] if all(abs(a - b) <= 1e-6 * max(abs(a), 1) for a, b in zip(lo, hi)) else None
+
+def _what_predict_does(cfg:dict, size:int) -> str:
+    "The card's section read from the config: what `predict` does with the model"
+    net, tr = cfg['model'], cfg['train']; fmt = lambda v: 'x'.join(f'{x:g}' for x in v)
+    lr = LRProtocol.of(tr); ts = tr.get('target_spacing')
+    return '\n'.join([
+        "## What `predict` does with it (from config.json)",
+        f"- network: `{net['arch']}` preset `{net['preset']}`, {net.get('spatial_dims', 3)}D, weights {size / 2**20:.1f} MiB in float16",
+        "- input: the HR image (a case folder's `image.*`, or the file given)" if TrainedNet(None, tr).input_kind == 'hr' else
+        f"- input: the LR image (a case folder's `image_lr.*`, else simulated from its `image.*` by the `{lr.protocol}` protocol"
+        + (f", factor {fmt(lr.factor)})" if lr.factor else ')'),
+        "- intensities: the 0.5 and 99.5 percentiles (inside the case's mask when it has one) mapped to 0 and 1, contrast step "
+        f"`{tr.get('contrast') or 'none'}`",
+        f"- voxel size: every input resampled to {fmt(ts)} mm and the outputs back to its own grid" if ts else
+        "- voxel size: inputs outside the training voxel sizes are refused (`--allow-mismatch` predicts them anyway)",
+        f"- tiles: {fmt(tr.get('patch_size') or [])} voxels (the training crops; thinner volumes mirrored to it)",
+        f"- mask: probability >= {cfg['threshold']:g} ({cfg.get('threshold_rule') or 'no rule recorded'})",
+        f"- shipped from the run `{Path(cfg['source']).parent.name}` ({tr.get('epochs')} epochs, best validation Dice {cfg.get('best_valid_dice') or float('nan'):.4f}) by ktvit_nb {cfg['ktvit_nb']}"])
+
+def ship_model(run, # run folder (its best.pt) or checkpoint file
+               name:str, # what users select it by (`--model NAME`): lower-case letters, digits, '-' and '_'
+               card:str, # model card in Markdown: training data, recipe, scores measured, intended use and limits; its first `> ` line is the summary
+               folder=None, # where shipped models live (default `models_dir()`)
+               overwrite:bool=False, # replace a shipped model of that name
+              ) -> Path:
+    "Export a trained run as the shipped model `name`: float16 `weights.pt`, `config.json` with all `predict` needs, and `card.md`"
+    from ktvit_nb import __version__
+    if not _NAME.fullmatch(str(name)): raise InputError(name, "a shipped model's name takes 1-64 lower-case letters, digits, '-' and '_'")
+    if not _summary(card): raise InputError('card', "is empty; say what the model was trained on, what it scores and what it is for")
+    d = Path(folder or models_dir()); dest = d/name
+    if dest.exists() and not overwrite: raise InputError(dest, "already exists; pass overwrite=True to replace it")
+    ck = load_checkpoint(run); tn = load_model(ck['path'])
+    half = {k: v.half() if v.is_floating_point() else v for k, v in tn.model.state_dict().items()}
+    if not all(v.isfinite().all() for v in half.values() if v.is_floating_point()):
+        raise InputError(ck['path'], "has weights beyond float16's range (65504); it cannot be shipped in float16")
+    train = dict(tn.train_config, target_spacing=_target_spacing(tn.train_config))
+    cfg = dict(name=name, model=ck['model_config'], train=train, threshold=tn.threshold, threshold_rule=ck.get('threshold_rule'),
+               best_valid_dice=ck.get('best'), epoch=ck.get('epoch'), source=ck['path'], ktvit_nb=__version__)
+    d.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{name}-', dir=d))
+    try:
+        torch.save(half, tmp/'weights.pt')
+        size = (tmp/'weights.pt').stat().st_size
+        (tmp/'config.json').write_text(json.dumps(to_plain(cfg), indent=1), encoding='utf-8')
+        (tmp/'card.md').write_text(card.strip() + '\n\n' + _what_predict_does(cfg, size) + '\n', encoding='utf-8')
+        for f in tmp.iterdir():
+            if f.stat().st_size > MAX_SHIPPED_BYTES:
+                raise InputError(run, f"its {f.name} takes {f.stat().st_size / 2**20:.1f} MiB, above the {MAX_SHIPPED_BYTES / 2**20:g} MiB a shipped file may; ship a smaller preset")
+        if (d/f'.{name}-old').exists(): shutil.rmtree(d/f'.{name}-old')   # left by an interrupted replacement
+        old = dest.rename(d/f'.{name}-old') if dest.exists() else None
+        tmp.rename(dest)
+        if old is not None: shutil.rmtree(old)
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp)
+    return dest
 
 # %% ../nbs/04b_checkpoint.ipynb #52d06077
 def save_run_record(run_dir, # the run folder

@@ -80,15 +80,6 @@ def _demo(a):
 # %% ../nbs/13_cli.ipynb #1c53dbce
 _RUN_FILES = ('config.json', 'metrics.csv', 'last.pt', 'best.pt', 'curves.png')
 
-def _check_patch(arch, preset, patch, dims, data):
-    "The network must take patches of this size: the pooling divides them (and fixed-grid networks take only theirs)"
-    import torch
-    from ktvit_nb.models import create_model
-    if len(patch) != dims: raise InputError('--patch-size', f"{len(patch)} sizes for the {dims}D images of {data}")
-    m = create_model(arch, preset, spatial_dims=dims)
-    try: m.check_input(torch.empty(1, 1, *patch, device='meta'))
-    except ValueError as e: raise InputError('--patch-size', f"{' '.join(map(str, patch))} does not fit {arch}/{preset}: {e}") from None
-
 def _run_config(a, names, teacher:dict|None=None, **run) -> TrainConfig:
     "The `TrainConfig` of the options given over the fields `run` sets (checked by the dataclass), then the data set, the run folder, the teacher (a student's) and the crop"
     from ktvit_nb.data.cases import find_cases
@@ -108,7 +99,8 @@ def _run_config(a, names, teacher:dict|None=None, **run) -> TrainConfig:
     if teacher is not None:   # what `train_student` refuses later, refused before anything is read or written
         from ktvit_nb.learner import check_teacher, check_teacher_quality
         check_teacher(teacher, cfg.arch, cfg.preset, dims); check_teacher_quality(teacher, cfg.min_teacher_dice)
-    _check_patch(cfg.arch, cfg.preset, cfg.patch_size or default_patch(dims), dims, a.data)
+    from ktvit_nb.models import check_patch   # the network takes crops of this size
+    check_patch(cfg.arch, cfg.preset, cfg.patch_size or default_patch(dims), dims, a.data)
     return cfg
 
 def _trained(learn, stage, out):
@@ -201,6 +193,11 @@ def _brainmask(a):
     for f in written: print(f"wrote {f}")
     print(f"{len(written)} brain mask(s) written")
 
+def _models(a):
+    from ktvit_nb.checkpoint import model_card, shipped_models, models_dir
+    ms = shipped_models()
+    print(model_card(a.name) if a.name else '\n'.join(f"{n}  {s}" for n, s in ms.items()) or f"no model is shipped in {models_dir()}")
+
 # %% ../nbs/13_cli.ipynb #1511735f
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
     "Every default in `--help`, except where there is none to show (required arguments, flags, None)"
@@ -237,7 +234,7 @@ def make_parser():
     add_fields(t, KTConfig(), _names(KTConfig), says=dict.fromkeys(_names(KTConfig), "the variant's"))
     pr = cmd('predict', _predict, 'whole-volume vessel probability and mask for each case')
     pr.add_argument('inputs', nargs='+', help='image files (NIfTI, MHA/MHD, NRRD, TIFF stacks, 2D PNG/TIFF/GIF), case folders, folders of them, or a data set')
-    pr.add_argument('--model', required=True, action='append', help='run folder or checkpoint; repeated (--model A --model B): an ensemble, its probabilities averaged')
+    pr.add_argument('--model', required=True, action='append', help='run folder, checkpoint or shipped model (`ktvit models`; a path of that name wins); repeated (--model A --model B): an ensemble, its probabilities averaged')
     pr.add_argument('--out', required=True, help='output folder: <case>_prob and <case>_mask per case')
     add_fields(pr, PredictConfig(), _names(PredictConfig))
     pr.add_argument('--overwrite', action='store_true', help='replace existing outputs')
@@ -278,6 +275,8 @@ def make_parser():
     bm.add_argument('-f', type=float, default=0.5, help="BET's fractional intensity threshold in (0, 1): larger, smaller brain")
     bm.add_argument('--erode-mm', type=float, default=4.0, help='radius (mm) of the opening that cuts the scalp from the brain, > 0')
     bm.add_argument('--overwrite', action='store_true', help='replace masks the cases already have')
+    ms = cmd('models', _models, "list the models shipped with ktvit_nb (for predict --model NAME), or print one's model card")
+    ms.add_argument('name', nargs='?', help="a shipped model: print its card (None: list them all, with each card's summary)")
     d = cmd('demo', _demo, 'the main job on the embedded synthetic data')
     d.add_argument('--out', default='demo-report', help='report folder')
     d.add_argument('--quick', action='store_true', help='a one-minute smoke run (QUICK) as the base')

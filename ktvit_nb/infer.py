@@ -17,13 +17,14 @@ from .models.baselines import best_dice_threshold
 from .data.io import read_image, save_image, check_label, check_pair, image_suffix, is_image_file
 from .data.cases import find_cases, image_file, with_spacing, layout_of, LAYOUTS
 from .data.preprocess import normalize_intensity, resample, spaced_shape, check_zoom, simulate_lr
+from .data.patches import patch_padding, reflect_pad
 
 # %% auto #0
 __all__ = ['MIN_CROSSCHECK_CASES', 'load_models', 'train_spacing', 'model_patch_size', 'tta_transforms', 'Predictor',
            'score_cases', 'ThresholdChoice', 'choose_threshold', 'CaseInput', 'find_inputs', 'predict_files']
 
 # %% ../nbs/06_infer.ipynb #91da266d
-def load_models(models, # checkpoint file or run folder, a network, a `TrainedNet`, or a list of them (an ensemble)
+def load_models(models, # checkpoint file, run folder or shipped model's name, a network, a `TrainedNet`, or a list of them (an ensemble)
                ) -> list[TrainedNet]:
     "`TrainedNet`s on the CPU: each network with what it was trained on (a bare network: nothing known)"
     out = [m if isinstance(m, TrainedNet) else TrainedNet(m) if isinstance(m, nn.Module) else load_model(m)
@@ -131,9 +132,11 @@ class Predictor:
             raise ValueError(f"the model is {self.spatial_dims}D but the image has {image.ndim} dimensions {image.shape}")
         target = self.target_spacing if spacing is not None else None
         x = resample(image, spaced_shape(image.shape, spacing, target)) if target else image
-        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
+        pad = patch_padding(x.shape, self.patch_size)   # thinner than a tile: mirrored, as training pads its crops
+        crop = tuple(slice(a, a + n) for (a, _), n in zip(pad, x.shape))
+        x = torch.from_numpy(np.ascontiguousarray(reflect_pad(x, pad), dtype=np.float32))[None, None]
         p = sum(self._tiles(n.model.to(self.device).eval(), x) for n in self.nets) / len(self.nets)
-        p = p[0, 0].numpy().astype(np.float32)
+        p = p[0, 0][crop].numpy().astype(np.float32)
         return resample(p, image.shape) if target else p
 
     def case_prob(self, case:dict) -> np.ndarray:
@@ -352,6 +355,8 @@ def predict_files(model, # network, `TrainedNet`, checkpoint file or run folder,
         if note: notes.append(note)
         plan.append((c, f, simulate, outs))
     if log is not None:
+        for n in nets:
+            if n.name: log(f"model {n.name}: shipped with ktvit_nb ({n.path}); `ktvit models {n.name}` shows its card")
         if target: log(f"inputs resampled to {'x'.join(f'{v:g}' for v in target)} mm, the training grid; outputs on each input's grid")
         elif rng is None: log("note: the checkpoint records no training voxel size (and its data set is not at hand): spacing not checked")
         for n in notes: log(f"note: {n}")

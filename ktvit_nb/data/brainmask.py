@@ -4,15 +4,17 @@
 
 # %% ../../nbs/01d_data.brainmask.ipynb #a95e3d7b
 from __future__ import annotations
+import warnings
 from pathlib import Path
 import numpy as np, cc3d
 from scipy import ndimage
 from ..core import InputError, check_finite, check_number
 from .io import read_image, save_image
-from .cases import find_cases
+from .cases import find_pairs
 
 # %% auto #0
-__all__ = ['brain_mask', 'write_brain_masks']
+__all__ = ['VESSEL_PCT', 'MAX_VESSEL_CUT', 'MIN_BRAIN_FRACTION', 'MaskWarning', 'bright_pieces', 'brain_mask',
+           'write_brain_masks']
 
 # %% ../../nbs/01d_data.brainmask.ipynb #e645e2eb
 def _opened_largest(fg:np.ndarray, spacing, r:float) -> np.ndarray:
@@ -28,39 +30,67 @@ def _spacing3(spacing):
     return np.broadcast_to(sp, (3,))
 
 # %% ../../nbs/01d_data.brainmask.ipynb #af21a4f2
+VESSEL_PCT = 2.0 # the brightest voxels (percent of the volume) whose pieces touching the brain are vessels, kept whole
+MAX_VESSEL_CUT = 0.05 # a brain outline that cut off more of the bright voxels connected to it warns
+MIN_BRAIN_FRACTION = 0.05 # a brain mask smaller than this share of the volume warns
+
+class MaskWarning(UserWarning):
+    "A brain mask that is written but should be looked at: one line saying why"
+
+def bright_pieces(image:np.ndarray, # 3D volume
+                  brain:np.ndarray, # a brain mask of it
+                  pct:float=VESSEL_PCT, # the brightest `pct` % of the voxels
+                 ) -> np.ndarray:
+    "The 26-connected pieces of the brightest `pct` % of voxels that reach into `brain`: in TOF-MRA its vessels, wherever its outline cut them"
+    bright = image >= np.percentile(image, 100 - pct)
+    lab = cc3d.connected_components(bright, connectivity=26)
+    ids = np.unique(lab[brain & bright]); ids = ids[ids > 0]
+    return np.isin(lab, ids)
+
 def brain_mask(image:np.ndarray, # 3D volume, (X, Y, Z)
                spacing=None, # voxel size in mm, one per axis or one for all (default 1 mm)
                *, f:float=0.5, # BET's fractional intensity threshold, in (0, 1): larger gives a smaller brain
                erode_mm:float=4.0, # opening radius that cuts the scalp and thin bridges off the brain, mm
                smooth_mm:float=1.0, # FWHM of the Gaussian smoothing before thresholding, mm (0: none)
+               vessel_pct:float=VESSEL_PCT, # keep the pieces of the brightest `vessel_pct` % of voxels touching the brain (0: don't)
               ) -> np.ndarray:
-    "BET-like brain mask of a TOF-MRA volume: uint8, 1 inside the brain"
+    "BET-like brain mask of a TOF-MRA volume that keeps the brain's vessels whole: uint8, 1 inside the brain; a `MaskWarning` when it looks wrong"
     img = np.asarray(image)
     if img.ndim != 3: raise InputError('image', f"is {img.ndim}D with shape {img.shape}; brain extraction needs a 3D volume")
     check_finite(img, 'image')
     check_number('f', f, 0, 1, lo_open=True, hi_open=True)
     check_number('erode_mm', erode_mm, 0, lo_open=True); check_number('smooth_mm', smooth_mm, 0)
+    check_number('vessel_pct', vessel_pct, 0, 50)
     sp = _spacing3(spacing)
-    img = img.astype(np.float32)
-    if smooth_mm: img = ndimage.gaussian_filter(img, smooth_mm / sp / np.sqrt(8 * np.log(2)))
+    raw = img.astype(np.float32); img = raw
+    if smooth_mm: img = ndimage.gaussian_filter(raw, smooth_mm / sp / np.sqrt(8 * np.log(2)))
     t2, t98 = np.percentile(img, [2, 98])
     head = _opened_largest(img > t2 + 0.1 * (t98 - t2), sp, erode_mm)
     brain = _opened_largest(img > t2 + f * (np.median(img[head]) - t2), sp, erode_mm) if head.any() else head
     if not brain.any():
         raise InputError('image', f"no brain found: nothing brighter than the background survives a {erode_mm:g} mm "
                                   "erosion (check the voxel spacing, or lower erode_mm)")
-    return ndimage.binary_fill_holes(brain).astype(np.uint8)
+    brain = ndimage.binary_fill_holes(brain)
+    if vessel_pct:
+        vessels = bright_pieces(raw, brain, vessel_pct); cut = (vessels & ~brain).sum() / max(vessels.sum(), 1)
+        if cut > MAX_VESSEL_CUT:
+            warnings.warn(f"the brain outline cut off {cut:.0%} of the bright voxels connected to the brain (kept in the mask): "
+                          "a crop inside the head, with no skull to strip? Check the mask, or use none", MaskWarning, stacklevel=2)
+        brain = ndimage.binary_fill_holes(brain | vessels)
+    if brain.mean() < MIN_BRAIN_FRACTION:
+        warnings.warn(f"the brain mask keeps only {brain.mean():.1%} of the volume: check the voxel size and the mask", MaskWarning, stacklevel=2)
+    return brain.astype(np.uint8)
 
 # %% ../../nbs/01d_data.brainmask.ipynb #42febde6
-def write_brain_masks(data, # data folder in the package layout: <case>/image.nii.gz, <case>/label.nii.gz
+def write_brain_masks(data, # data folder in the package layout: <case>/image.nii.gz (labels are not needed)
                       *, overwrite:bool=False, # replace existing mask files (else keep them, one printed line each)
-                      **kwargs, # passed on to `brain_mask` (f, erode_mm, smooth_mm)
+                      **kwargs, # passed on to `brain_mask` (f, erode_mm, smooth_mm, vessel_pct)
                      ) -> list[Path]:
-    "Write each case's brain mask next to its image, with the image's geometry; return the files written"
-    data = Path(data); cases = find_cases(data)
-    if data.is_file() or (data/'cases.csv').exists() or any(cf.image.parent != data/cf.name for cf in cases):
-        raise InputError(data, "brain masks are written as <case>/mask.nii.gz: give a data folder in the package "
-                               "layout, not a cases.csv, pairs.csv or DRIVE set")
+    "Write each case's brain mask next to its image, with the image's geometry (a mask that looks wrong: one printed warning line); return the files written"
+    data, layout = Path(data), "brain masks are written as <case>/mask.nii.gz: give a data folder in the package layout, not a cases.csv, pairs.csv or DRIVE set"
+    if data.is_file() or (data/'cases.csv').exists() or (data/'pairs.csv').exists(): raise InputError(data, layout)
+    try: cases = find_pairs(data)   # every case folder with an image: skull stripping needs no label
+    except InputError: raise InputError(data, layout) from None
     todo = []
     for cf in cases:
         if cf.mask is not None and not overwrite: print(f"{cf.name}: keeps its {cf.mask.name} (overwrite=True replaces it)")
@@ -68,6 +98,11 @@ def write_brain_masks(data, # data folder in the package layout: <case>/image.ni
     masks = []
     for cf in todo:                                             # every mask is made before the first is written
         im = read_image(cf.image)
-        try: masks.append(brain_mask(im.array, im.spacing, **kwargs))
-        except InputError as e: raise InputError(cf.image if e.path == 'image' else e.path, e.problem) from None
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter('always', MaskWarning)
+            try: masks.append(brain_mask(im.array, im.spacing, **kwargs))
+            except InputError as e: raise InputError(cf.image if e.path == 'image' else e.path, e.problem) from None
+        for w in said:
+            if issubclass(w.category, MaskWarning): print(f"warning: {cf.name}: {w.message}")
+            else: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return [save_image(m, cf.mask or data/cf.name/'mask.nii.gz', like=read_image(cf.image)) for cf, m in zip(todo, masks)]

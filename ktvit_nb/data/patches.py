@@ -9,7 +9,7 @@ from torch.utils.data import Dataset, get_worker_info
 from ..core import InputError
 
 # %% auto #0
-__all__ = ['augment_patch', 'augment_intensity', 'pad_to_patch', 'PatchDataset']
+__all__ = ['augment_patch', 'augment_intensity', 'patch_padding', 'reflect_pad', 'pad_to_patch', 'PatchDataset']
 
 # %% ../../nbs/01bd_data.patches.ipynb #e8d04404
 def augment_patch(x:np.ndarray, # (C, *spatial) stack of inputs and label
@@ -37,16 +37,28 @@ def augment_intensity(x:np.ndarray, # (C, *spatial) stack of inputs and label
     return x
 
 # %% ../../nbs/01bd_data.patches.ipynb #98740f06
+def patch_padding(shape, # array shape
+                  patch_size, # crop or tile size
+                 ) -> list[tuple[int, int]]:
+    "Voxels added before and after each axis shorter than the patch, split evenly: the padding of training crops and of `predict`'s tiles"
+    return [((p - s + 1)//2, (p - s)//2) if s < p else (0, 0) for s, p in zip(shape, patch_size)]
+
+def reflect_pad(a:np.ndarray, # image, label or probability map
+                pad:list, # (before, after) per axis, from `patch_padding`
+               ) -> np.ndarray:
+    "`a` mirrored outwards by `pad` (repeated when the pad is longer than the axis; edge values for a one-voxel axis)"
+    return np.pad(a, pad, mode='reflect' if min(a.shape) > 1 else 'edge') if any(map(any, pad)) else a
+
 def pad_to_patch(case:dict, # from `load_case` (arrays of one shape under any keys)
                  patch_size:tuple, # crop size
                 ) -> dict:
     "The case with every array reflect-padded (split evenly at both ends) along the axes shorter than the patch"
     shape = case['label'].shape
     if len(shape) != len(patch_size) or all(s >= p for s, p in zip(shape, patch_size)): return case
-    pad = [((p - s + 1)//2, (p - s)//2) if s < p else (0, 0) for s, p in zip(shape, patch_size)]
+    pad = patch_padding(shape, patch_size)
     out = dict(case, padded_from=shape)
     for k, v in case.items():
-        if isinstance(v, np.ndarray) and v.shape == shape: out[k] = np.pad(v, pad, mode='reflect' if min(shape) > 1 else 'edge')
+        if isinstance(v, np.ndarray) and v.shape == shape: out[k] = reflect_pad(v, pad)
     return out
 
 # %% ../../nbs/01bd_data.patches.ipynb #8322e847

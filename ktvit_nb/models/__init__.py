@@ -5,13 +5,14 @@
 # %% ../../nbs/02c_models.factory.ipynb #8564eddb
 from __future__ import annotations
 import copy
-import torch.nn as nn
+import torch, torch.nn as nn
+from ..core import InputError
 from ..config import ARCHS, PRESETS
 from .ktvit import KTViT, KTViTConfig, count_params
 from .baselines import Baseline, FrangiClassifier, unet, unetr
 
 # %% auto #0
-__all__ = ['create_model', 'model_config', 'ARCHS', 'PRESETS', 'count_params', 'KTViT', 'KTViTConfig', 'Baseline',
+__all__ = ['create_model', 'model_config', 'check_patch', 'ARCHS', 'PRESETS', 'count_params', 'KTViT', 'KTViTConfig', 'Baseline',
            'FrangiClassifier']
 
 # %% ../../nbs/02c_models.factory.ipynb #f40cc07b
@@ -43,3 +44,16 @@ def model_config(m:nn.Module) -> dict:
     if not isinstance(getattr(m, 'config', None), dict) or 'arch' not in m.config:
         raise ValueError(f"{type(m).__name__} was not made by create_model: it has no config dict with an 'arch'")
     return copy.deepcopy(m.config)
+
+# %% ../../nbs/02c_models.factory.ipynb #2d00b560
+def check_patch(arch:str, # one of `ARCHS`
+                preset:str, # one of `PRESETS`
+                patch:tuple, # the crop size asked for
+                spatial_dims:int, # the images' dimensions, 2 or 3
+                data='the data', # what the images are, for the message
+               ):
+    "`InputError` naming `--patch-size` unless network `arch` at `preset` takes crops of size `patch`"
+    if len(patch) != spatial_dims: raise InputError('--patch-size', f"{len(patch)} sizes for the {spatial_dims}D images of {data}")
+    m = create_model(arch, preset, spatial_dims=spatial_dims)
+    try: m.check_input(torch.empty(1, 1, *patch, device='meta'))
+    except ValueError as e: raise InputError('--patch-size', f"{' '.join(map(str, patch))} does not fit {arch}/{preset}: {e}") from None
