@@ -7,7 +7,7 @@ __all__ = ['VOLUME_SUFFIXES', 'get_reader', 'file_layers', 'read_path', 'find_mo
            'case_files', 'lr_hr_layers', 'add_layers', 'show_side_by_side', 'predict_widget', 'lr_hr_widget',
            'dock_panels', 'view_folder']
 
-# %% ../nbs/04d_napari.ipynb #7eea6fbe
+# %% ../nbs/04d_napari.ipynb #e6a2fa01
 import contextlib, functools
 from pathlib import Path
 import numpy as np
@@ -15,7 +15,7 @@ from .core import InputError
 from . import viz
 from .data.io import Image, read_image, image_suffix
 
-# %% ../nbs/04d_napari.ipynb #4f36cc9f
+# %% ../nbs/04d_napari.ipynb #06d5eaaa
 VOLUME_SUFFIXES = ('.nii', '.nii.gz', '.mha', '.mhd', '.nrrd', '.nhdr')   # the reader's file patterns in napari.yaml
 
 def _paths(path) -> list: return list(path) if isinstance(path, (list, tuple)) else [path]
@@ -43,7 +43,7 @@ def read_path(path, # a folder or volume file (or a list of them)
         out += viz.layer_tuples(fl.images, **fl.style())
     return out
 
-# %% ../nbs/04d_napari.ipynb #cecfe2e3
+# %% ../nbs/04d_napari.ipynb #8ef6b198
 def find_model(choice, # a run folder or .pt file, as chosen in a panel
               ) -> Path:
     "The checkpoint a panel's model choice names: a run folder holding `best.pt` or `last.pt`, or a `.pt` file; `InputError` before any work otherwise"
@@ -53,7 +53,7 @@ def find_model(choice, # a run folder or .pt file, as chosen in a panel
                                                "holding best.pt or last.pt, or its .pt file")
     return p
 
-# %% ../nbs/04d_napari.ipynb #b212a8ef
+# %% ../nbs/04d_napari.ipynb #ffeee5c2
 @contextlib.contextmanager
 def tile_progress(bar, # a tqdm-like class, e.g. `functools.partial(napari.utils.progress, desc=...)`
                  ):
@@ -92,7 +92,7 @@ def predict_layer(data, # the image layer's array, (X,Y,Z) or (H,W)
     p, k = f"{name}: {_run_name(run)} probability", f"{name}: {_run_name(run)} mask"
     return viz.layer_tuples({p: im(prob), k: im(pred.mask(prob).astype(np.uint8))}, labels=(k,), probs=(p,))
 
-# %% ../nbs/04d_napari.ipynb #15ccd738
+# %% ../nbs/04d_napari.ipynb #e7720207
 def case_files(folder, # a case folder of the package layout
               ):
     "The `data.cases.CaseFiles` of one case folder: `image.*`, and `label.*`, `image_lr.*` and `mask.*` where present"
@@ -134,7 +134,7 @@ def lr_hr_layers(case, # case folder
     caption = ' | '.join(said) + ('\nwhite found, orange missed, sky blue false alarm' if 'label' in c else '')
     return *sides, caption
 
-# %% ../nbs/04d_napari.ipynb #9fb2d1d8
+# %% ../nbs/04d_napari.ipynb #76b64f5f
 def _in_background(work, done):
     "Run `work()` in a napari worker thread and `done(result)` in the main thread; an error becomes a notification. The worker"
     from napari.qt.threading import create_worker
@@ -172,7 +172,7 @@ def show_side_by_side(viewer, # a napari viewer
     err = [d for d, kw, _ in right if kw['name'].endswith((viz.ERROR_LAYERS[1][1], viz.ERROR_LAYERS[2][1]))]
     viz.open_slice(viewer, left[0][0].shape, 2, sum(err) if err else None); viewer.reset_view()
 
-# %% ../nbs/04d_napari.ipynb #2be7dfc9
+# %% ../nbs/04d_napari.ipynb #c825d278
 def _checked(image, model) -> Path:
     "The run the Predict panel's choices name, checked before any work"
     if image is None: raise InputError('image', "open an image layer first (drag a scan or a case folder into napari)")
@@ -223,7 +223,7 @@ def dock_panels(viewer, # a napari viewer
     for w, name in zip(ws, ('Predict (ktvit_nb)', 'LR vs HR (ktvit_nb)')): viewer.window.add_dock_widget(w, name=name, area='right')
     return ws
 
-# %% ../nbs/04d_napari.ipynb #23edd9b8
+# %% ../nbs/04d_napari.ipynb #dc6163cb
 def view_folder(path, # a case folder, a `ktvit demo` report folder, or a `ktvit predict` output folder
                 case:str|None=None, # report and prediction folders: which case (default: the first)
                 gt=None, # prediction folders: the data set holding the case's image and label

@@ -37,7 +37,7 @@ def test_manifest_validates(tmp_path):
 
 @needs_npe2
 def test_installed_plugin_is_found(tmp_path):
-    "A wheel of the package carries the manifest and its `napari.manifest` entry point; installed, npe2 lists and validates the plugin by name"
+    "A wheel of the package carries the manifest, its `napari.manifest` entry point and the `view` extra; installed, npe2 lists and validates the plugin by name"
     src = tmp_path/'src'
     shutil.copytree(ROOT/'ktvit_nb', src/'ktvit_nb', ignore=shutil.ignore_patterns('__pycache__'))
     for f in ('setup.py', 'settings.ini', 'pyproject.toml', 'README.md', 'LICENSE'): shutil.copy(ROOT/f, src/f)
@@ -48,7 +48,10 @@ def test_installed_plugin_is_found(tmp_path):
     with zipfile.ZipFile(whl) as z:
         names = z.namelist()
         ep = z.read(next(n for n in names if n.endswith('.dist-info/entry_points.txt'))).decode()
+        meta = z.read(next(n for n in names if n.endswith('.dist-info/METADATA'))).decode()
     assert 'ktvit_nb/napari.yaml' in names
+    assert 'Requires-Dist: napari[pyqt6]; extra == "view"' in meta and 'Requires-Dist: napari[pyqt6]; extra == "dev"' in meta
+    assert not any(l.startswith('Requires-Dist: napari') and 'extra ==' not in l for l in meta.splitlines())   # not a core requirement
     assert '[napari.manifest]\nktvit_nb = ktvit_nb:napari.yaml' in ep, ep
     site = tmp_path/'site'
     r = subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps', '--target', str(site), str(whl)],
