@@ -24,11 +24,12 @@ if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_require
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 dev_requirements = (cfg.get('dev_requirements') or '').split()
+view_requirements = (cfg.get('view_requirements') or '').split()
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
 if pkg_data:
-    package_data[cfg['lib_name']] =  [pkg_data]
+    package_data[cfg['lib_name']] = pkg_data.split()
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -41,9 +42,9 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(),
     include_package_data = True,
-    package_data = package_data, # settings.ini's package_data: the shipped models (ktvit_nb/weights/<name>/*)
+    package_data = package_data, # settings.ini's package_data: the napari manifest and the shipped models (ktvit_nb/weights/<name>/*)
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements },
+    extras_require={ 'dev': dev_requirements, 'view': view_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
@@ -51,6 +52,7 @@ setuptools.setup(
     zip_safe = False,
     entry_points = {
         'console_scripts': cfg.get('console_scripts','').split(),
-        'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d']
+        'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d'],
+        'napari.manifest': [f'{cfg["lib_name"]} = {cfg.get("lib_path")}:napari.yaml'],
     },
     **setup_cfg)

@@ -141,13 +141,12 @@ def _evaluate(a):
 
 # %% ../nbs/13_cli.ipynb #ae390f0c
 def _view(a):
-    from ktvit_nb import viz
+    from ktvit_nb.napari_plugin import view_folder
     if not Path(a.path).exists(): raise InputError(a.path, "not found")
     if a.screenshot is not None:
         if Path(a.screenshot).suffix.lower() != '.png': raise InputError('--screenshot', f"{a.screenshot}: give a .png file name")
         check_output(a.screenshot, '--screenshot', inputs=[a.path, a.gt], overwrite=a.overwrite)
-    layers = viz.case_layers(a.path, a.case, a.gt)   # files first: their errors need no display
-    viz.show_case(*layers, screenshot=a.screenshot, ndisplay=3 if a.three_d else 2)
+    view_folder(a.path, a.case, a.gt, screenshot=a.screenshot, ndisplay=3 if a.three_d else 2)   # files first, then the display
     if a.screenshot: print(f"wrote {a.screenshot}")
 
 # %% ../nbs/13_cli.ipynb #ac25f161

@@ -90,6 +90,7 @@ def build_site(nbs='nbs', # folder of the notebooks
                               method='spawn' if n_workers else None), [])
         if errors: print('docs: cells failed (their tracebacks are on the pages):\n  ' + '\n  '.join(errors), file=sys.stderr)
         shutil.copy(cfg.nbs_path/'styles.css', docs)
+        if (cfg.nbs_path/'images').is_dir(): shutil.copytree(cfg.nbs_path/'images', Path(docs)/'images')   # pictures the pages link to
         mk = load_config(str(cfg.nbs_path/'mkdocs.yml'), site_name=cfg.title, docs_dir=docs, site_dir=str(dest),
                          nav=[_nbpath2html(p).stem + '.md' for p in nbs])
         mk.plugins.on_startup(command='build', dirty=False)

@@ -5,6 +5,7 @@
 # %% ../nbs/04c_viz.ipynb #f09ce8c1
 from __future__ import annotations
 import io, os, shutil, subprocess, sys
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from matplotlib.figure import Figure
@@ -13,10 +14,11 @@ from .core import InputError, atomic_path, binarize
 
 # %% auto #0
 __all__ = ['AXIS_NAMES', 'BG', 'TP', 'FP', 'FN', 'TP_COLOR', 'FN_COLOR', 'FP_COLOR', 'BG_COLOR', 'AGREE_COLORS', 'AGREE_NAMES',
-           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'mip', 'error_codes', 'codes_rgb',
-           'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips', 'plot_errors', 'plot_lr_hr',
-           'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget', 'legend_band', 'view_case',
-           'case_layers', 'ensure_display', 'show_case']
+           'SHARE_CODES', 'MODE_CAPTIONS', 'LOSS_PREFIXES', 'LABEL_COLOR', 'PROB_COLORMAP', 'ERROR_LAYERS', 'mip',
+           'error_codes', 'codes_rgb', 'error_rgb', 'error_shares', 'shares_rgb', 'error_projection', 'plot_mips',
+           'plot_errors', 'plot_lr_hr', 'plot_curves', 'save_fig', 'fig_png', 'CaseViewer', 'compare_widget',
+           'image_geometry', 'solid_labels', 'layer_tuples', 'legend_band', 'open_slice', 'view_case', 'FolderLayers',
+           'folder_kind', 'folder_layers', 'ensure_display']
 
 # %% ../nbs/04c_viz.ipynb #9a6c3dd3
 AXIS_NAMES = ('X', 'Y', 'Z')
@@ -374,9 +376,61 @@ def compare_widget(hr:np.ndarray, # high-resolution image or volume
     return CaseViewer({'HR': hr, 'LR': lr, 'label': label, 'H-net': hnet, 'L-net': lnet},
                       prob_layers=('H-net', 'L-net'), label='label', **kwargs)
 
-# %% ../nbs/04c_viz.ipynb #57f6bc4f
+# %% ../nbs/04c_viz.ipynb #db089e1b
 LABEL_COLOR = (1.0, 1.0, 1.0)   # labels layers: white at half opacity over the image
+PROB_COLORMAP = 'magma'         # probability maps: black to bright yellow, added over the image
+ERROR_LAYERS = ((TP, 'found (TP)', TP_COLOR), (FN, 'misses (FN)', FN_COLOR), (FP, 'false alarms (FP)', FP_COLOR))
 
+def image_geometry(im, # a `data.io.Image`; a plain array has no geometry (napari's unit voxels)
+                  ) -> dict:
+    "napari's `scale` and `translate` of an image: its voxel size (mm) and the position of its first voxel along each array axis"
+    if not hasattr(im, 'affine'): return {}
+    a = np.asarray(im.affine, float); cols = a[:3, :im.ndim]; sp = np.linalg.norm(cols, axis=0)
+    return dict(scale=tuple(sp.tolist()), translate=tuple(((cols / sp).T @ a[:3, 3]).tolist()))
+
+def solid_labels(color, # RGB in [0, 1]
+                ) -> dict:
+    "A labels colormap in napari's direct form: 1 drawn in `color`, 0 transparent"
+    return {None: (0., 0., 0., 0.), 0: (0., 0., 0., 0.), 1: (*color, 1.)}
+
+def _limits(a):
+    "Contrast limits of an image layer: its 0.5th and 99.9th percentiles (of at most a million voxels)"
+    v = a.ravel()[::max(1, a.size // 1_000_000)].astype(np.float32)
+    lo, hi = (float(x) for x in np.percentile(v, (.5, 99.9)))
+    return (lo, hi) if hi > lo else (lo, lo + 1.)
+
+# %% ../nbs/04c_viz.ipynb #99cce472
+def layer_tuples(layers:dict, # name -> `data.io.Image` (its geometry kept) or array, all on one grid
+                 *,
+                 labels=('label',), # names drawn as labels layers (masks; floats are thresholded)
+                 errors_from:tuple|None=None, # (pred_name, gt_name): add found, misses and false-alarms layers
+                 scored:str|None=None, # name of a mask layer (brain / field of view): errors counted inside it only
+                 probs=(), # names of probability maps: magma from 0 to 1, added over the image
+                 thresh:float=0.5, # threshold for probability maps
+                ) -> list[tuple]:
+    "napari layer data tuples `(data, kwargs, type)` of one case: its images (the first one shown), masks and agreement layers"
+    arrs = {k: np.asarray(getattr(v, 'array', v)) for k, v in layers.items()}
+    for k in [*labels, *(errors_from or ()), *([scored] if scored else []), *probs]:
+        if k not in arrs: raise InputError(k, f"not among the layers {list(arrs)}")
+    shapes = {k: a.shape for k, a in arrs.items()}
+    if len(set(shapes.values())) > 1: raise InputError('layers', f"differ in shape {shapes}")
+    geo, out = {k: image_geometry(v) for k, v in layers.items()}, []
+    for name, a in arrs.items():
+        if name in labels: continue
+        look = (dict(colormap=PROB_COLORMAP, contrast_limits=(0., 1.), blending='additive') if name in probs else
+                dict(colormap='gray', contrast_limits=_limits(a)))
+        out.append((a.astype(np.float32), dict(name=name, visible=not out, rendering='mip', **look, **geo[name]), 'image'))
+    for name in labels:   # with error layers the label is found + missed: hidden, a click away
+        out.append((binarize(arrs[name], thresh).astype(np.uint8), dict(name=name, opacity=.5, visible=not errors_from,
+                    colormap=solid_labels(LABEL_COLOR), **geo[name]), 'labels'))
+    if errors_from:
+        codes = error_codes(arrs[errors_from[0]], arrs[errors_from[1]], thresh, arrs[scored] if scored else None)
+        for code, name, col in ERROR_LAYERS:
+            out.append(((codes == code).astype(np.uint8), dict(name=name, opacity=.6 if code == TP else 1.,
+                        colormap=solid_labels(col), **geo[errors_from[1]]), 'labels'))
+    return out
+
+# %% ../nbs/04c_viz.ipynb #57f6bc4f
 def _screenshot(viewer, size=None) -> np.ndarray:
     "Canvas screenshot (RGBA array); with `size` the canvas is resized first and the view refitted to fill it"
     qt = getattr(viewer.window, '_qt_viewer', None)
@@ -412,11 +466,24 @@ def legend_band(img:np.ndarray, # screenshot, (H, W, 3 or 4) uint8
     for r, t in enumerate(extra): d.text((6, 3 + (len(lines) + r) * h), t, fill=(60, 60, 60), font=font)
     return np.concatenate([img, np.asarray(band)], 0)
 
-def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
+def open_slice(viewer, # a napari viewer holding volumes of `shape`
+               shape:tuple, # the volumes' shape (a 2D image: nothing to do)
+               axis:int=2, # the axis the slider moves along; the canvas shows the other two
+               weight:np.ndarray|None=None, # voxels worth seeing (misses and false alarms): open on the slice holding most of them
+              ) -> int|None:
+    "Slice volumes along `axis` and open on the slice holding most of `weight` (the middle one without it); the slice shown"
+    if len(shape) != 3: return None
+    a = axis % 3; viewer.dims.order = (a, *[i for i in range(3) if i != a])   # slider first, displayed last
+    k = shape[a] // 2 if weight is None else int(np.argmax(np.asarray(weight).sum(tuple(i for i in range(3) if i != a))))
+    step = list(viewer.dims.current_step); step[a] = k; viewer.dims.current_step = tuple(step)
+    return k
+
+def view_case(layers:dict, # name -> `data.io.Image` or array: volume (X,Y,Z) or image (H,W), all on one grid
               *,
               labels=('label',), # names drawn as labels layers (masks; floats are thresholded)
               errors_from:tuple|None=None, # (pred_name, gt_name): add found, misses and false-alarms layers
               scored:str|None=None, # name of a mask layer (brain / field of view): errors counted inside it only
+              probs=(), # names of probability maps (see `layer_tuples`)
               thresh:float=0.5, # threshold for probability maps
               axis:int=2, # slicing axis of volumes in 2D display
               ndisplay:int=2, # 2 for slices, 3 for volume rendering
@@ -426,45 +493,26 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
              ):
     "Open one case in napari (lazily imported) with a colour key; optionally save a screenshot. Returns the viewer"
     import napari
-    from napari.utils.colormaps import DirectLabelColormap
+    from napari.layers import Layer
     if ndisplay not in (2, 3): raise InputError('ndisplay', f"must be 2 or 3, got {ndisplay}")
-    arrs = {k: np.asarray(v) for k, v in layers.items()}
-    for k in [*labels, *(errors_from or ()), *([scored] if scored else [])]:
-        if k not in arrs: raise InputError(k, f"not among the layers {list(arrs)}")
+    tuples = layer_tuples(layers, labels=labels, errors_from=errors_from, scored=scored, probs=probs, thresh=thresh)
     viewer = napari.Viewer(title='ktvit_nb', ndisplay=ndisplay, show=bool(show or screenshot))
     shown, hidden = [], []
-    def solid(col): return DirectLabelColormap(color_dict={None: (0, 0, 0, 0), 0: (0, 0, 0, 0), 1: (*col, 1.)})
-    for name, a in arrs.items():
-        if name in labels: continue
-        viewer.add_image(a.astype(np.float32), name=name, colormap='gray', visible=not shown, rendering='mip')
-        (hidden if shown else shown).append((name, None))
-    for name in labels:
-        vis = not errors_from     # with error layers the label is found + missed: hidden, a click away
-        viewer.add_labels(binarize(arrs[name], thresh).astype(np.uint8), name=name, opacity=.5,
-                          colormap=solid(LABEL_COLOR), visible=vis)
-        if vis: shown.append((f"{name} (50%)", LABEL_COLOR))
-        else: hidden.append((name, LABEL_COLOR))
-    codes = None
+    for data, kw, kind in tuples:
+        viewer.add_layer(Layer.create(data, kw, kind))
+        if not kw.get('visible', True): hidden.append(kw['name']); continue
+        shown.append((f"{kw['name']} (50%)", LABEL_COLOR) if kw.get('opacity') == .5 else
+                     (kw['name'], None if kind == 'image' else kw['colormap'][1][:3]))
+    weight = None
     if errors_from:
-        codes = error_codes(arrs[errors_from[0]], arrs[errors_from[1]], thresh, arrs[scored] if scored else None)
-        for code, nm, col in ((TP, 'found (TP)', TP_COLOR), (FN, 'misses (FN)', FN_COLOR),
-                              (FP, 'false alarms (FP)', FP_COLOR)):
-            viewer.add_labels((codes == code).astype(np.uint8), name=nm, colormap=solid(col),
-                              opacity=.6 if code == TP else 1.)
-            shown.append((nm, col))
         viewer.text_overlay.update(dict(
             text=f"{errors_from[0]} vs {errors_from[1]}: white found, orange missed, sky blue false alarm",
             visible=True, position='top_left', font_size=9, color='white', box=True, box_color=(0, 0, 0, .6)))
-    some = next(iter(arrs.values())); note = ''
-    if some.ndim == 3:
-        viewer.dims.order = (axis % 3, *[i for i in range(3) if i != axis % 3])   # slider first, displayed last
-        if codes is not None:
-            other = tuple(i for i in range(3) if i != axis % 3)
-            k = int(np.argmax(((codes == FN) | (codes == FP)).sum(other)))
-        else: k = some.shape[axis] // 2
-        step = list(viewer.dims.current_step); step[axis % 3] = k; viewer.dims.current_step = tuple(step)
-        note = (f"slice {AXIS_NAMES[axis % 3]} = {k} (of 0-{some.shape[axis % 3] - 1})" if ndisplay == 2 else
-                "3D view: images rendered as MIP")
+        weight = sum(d for d, kw, _ in tuples if kw['name'] in (ERROR_LAYERS[1][1], ERROR_LAYERS[2][1]))
+    shape = tuples[0][0].shape
+    k = open_slice(viewer, shape, axis, weight)
+    note = '' if k is None else (f"slice {AXIS_NAMES[axis % 3]} = {k} (of 0-{shape[axis % 3] - 1})" if ndisplay == 2 else
+                                 "3D view: images rendered as MIP")
     if errors_from and scored: note = '; '.join(t for t in (note, f"errors counted inside '{scored}' only") if t)
     viewer.reset_view()
     if screenshot is not None:
@@ -472,45 +520,75 @@ def view_case(layers:dict, # name -> volume (X,Y,Z) or image (H,W)
         was = viewer.text_overlay.visible; viewer.text_overlay.visible = False   # the band below says it
         try: img = _screenshot(viewer, size)
         finally: viewer.text_overlay.visible = was
-        img = legend_band(img, [(n, c) for n, c in shown], [n for n, _ in hidden], note)
+        img = legend_band(img, shown, hidden, note)
         with atomic_path(screenshot) as tmp: Image.fromarray(img).save(tmp, format='png')
         if not show: viewer.close()
     return viewer
 
 # %% ../nbs/04c_viz.ipynb #72355e28
-def case_layers(path, # a case folder, a `ktvit demo` report folder, or a `ktvit predict` output folder
-                case:str|None=None, # report and prediction folders: which case (default: the first)
-                gt=None, # prediction folders: the data set holding the case's image and label
-               ) -> tuple[dict, tuple|None, tuple]:
-    "Layers (name -> array) for `view_case`, the (prediction, label) pair whose errors to show, and the label layers"
-    from ktvit_nb.data.io import read_image
-    p = Path(path)
-    if not p.is_dir(): raise InputError(p, "not found" if not p.exists() else "is a file; give a case, report or prediction folder")
-    if (p/'predictions').is_dir() and (p/'data').is_dir():
-        preds = sorted(d for d in (p/'predictions').iterdir() if d.is_dir())
-        names = sorted(f.name[:-len('_prob.nii.gz')] for f in preds[0].glob('*_prob.nii.gz')) if preds else []
-        if not names: raise InputError(p, "holds no predictions (predictions/<model>/<case>_prob.nii.gz)")
-        case = case or names[0]
-        if case not in names: raise InputError(p, f"has no predictions for case {case!r}; it has {names}")
-        from ktvit_nb.demo import RUNS, SHOWN
-        layers, errors = _case_dir_layers(p/'data'/case), None
-        for d in preds:
-            layers[d.name] = read_image(d/f'{case}_prob.nii.gz').array
-            if d.name == RUNS[SHOWN].folder: errors = (d.name, 'label')
-        return layers, errors, ('label',) if 'label' in layers else ()
-    if _stem_file(p, 'image') or _stem_file(p, 'image_lr'): return _case_dir_layers(p), None, ('label',) if _stem_file(p, 'label') else ()
-    return _prediction_layers(p, case, gt)
+@dataclass
+class FolderLayers:
+    "What a folder opens: its images with their geometry, and how `layer_tuples` and `view_case` draw them"
+    images:dict # name -> `data.io.Image`, all on one grid
+    labels:tuple = () # names drawn as masks
+    errors:tuple|None = None # (prediction, label) whose agreement is drawn
+    probs:tuple = () # probability maps
+    @property
+    def scored(self) -> str|None:
+        "'mask' where the errors count inside the case's mask (as `evaluate` scores them), else None"
+        return 'mask' if self.errors and 'mask' in self.images else None
+    def style(self) -> dict:
+        "The keyword arguments of `layer_tuples` and `view_case` that draw these images"
+        return dict(labels=self.labels, errors_from=self.errors, scored=self.scored, probs=self.probs)
 
 def _stem_file(d, stem): return next(iter(sorted(f for f in Path(d).glob(f'{stem}.*') if f.name.split('.')[0] == stem)), None)
 
-def _case_dir_layers(d):
+def folder_kind(path) -> str|None:
+    "'case', 'report' or 'predictions': what `folder_layers` opens `path` as; None where it opens nothing"
+    p = Path(path)
+    if not p.is_dir(): return None
+    if (p/'predictions').is_dir() and (p/'data').is_dir(): return 'report'
+    if _stem_file(p, 'image') or _stem_file(p, 'image_lr'): return 'case'
+    from ktvit_nb.metrics import find_predictions
+    try: return 'predictions' if any(f['prob'] or f['mask'] for f in find_predictions(p).values()) else None
+    except InputError: return None
+
+def folder_layers(path, # a case folder, a `ktvit demo` report folder, or a `ktvit predict` output folder
+                  case:str|None=None, # report and prediction folders: which case (default: the first)
+                  gt=None, # prediction folders: the data set holding the case's image and label
+                 ) -> FolderLayers:
+    "The images of a folder with their geometry, the (prediction, label) pair whose errors to show, its masks and probability maps"
+    p = Path(path)
+    if not p.is_dir(): raise InputError(p, "not found" if not p.exists() else "is a file; give a case, report or prediction folder")
+    kind = folder_kind(p)
+    if kind == 'report': return _report_layers(p, case)
+    if kind == 'case':
+        ims = _case_images(p)
+        return FolderLayers(ims, ('label',) if 'label' in ims else (), probs=tuple(n for n in ('partial volume',) if n in ims))
+    return _prediction_layers(p, case, gt)
+
+_CASE_FILES = (('HR', 'image'), ('LR', 'image_lr'), ('label', 'label'), ('mask', 'mask'), ('radius', 'radius'), ('partial volume', 'pv'))
+
+def _case_images(d):
     from ktvit_nb.data.io import read_image
-    out = {}
-    for name, stem in (('HR', 'image'), ('LR', 'image_lr'), ('label', 'label'), ('mask', 'mask')):
-        f = _stem_file(d, stem)
-        if f is not None: out[name] = read_image(f).array
+    out = {name: read_image(f) for name, stem in _CASE_FILES if (f := _stem_file(d, stem)) is not None}
     if not out: raise InputError(d, "has no image file")
     return out
+
+def _report_layers(p, case):
+    "A `ktvit demo` report: one test case with every model's probabilities, and the errors of the L-net it shows"
+    from ktvit_nb.data.io import read_image
+    from ktvit_nb.demo import RUNS, SHOWN
+    preds = sorted(d for d in (p/'predictions').iterdir() if d.is_dir())
+    names = sorted(f.name[:-len('_prob.nii.gz')] for f in preds[0].glob('*_prob.nii.gz')) if preds else []
+    if not names: raise InputError(p, "holds no predictions (predictions/<model>/<case>_prob.nii.gz)")
+    case = case or names[0]
+    if case not in names: raise InputError(p, f"has no predictions for case {case!r}; it has {names}")
+    ims = _case_images(p/'data'/case)
+    for d in preds: ims[d.name] = read_image(d/f'{case}_prob.nii.gz')
+    shown = RUNS[SHOWN].folder
+    return FolderLayers(ims, ('label',) if 'label' in ims else (), (shown, 'label') if 'label' in ims and shown in ims else None,
+                        tuple(d.name for d in preds))
 
 def _prediction_layers(p, case, gt):
     "A `ktvit predict` folder: one case's probabilities and mask, with its image and label from `gt`"
@@ -522,7 +600,7 @@ def _prediction_layers(p, case, gt):
                                       "folder (<case>_prob, <case>_mask)")
     case = case or next(iter(preds))
     if case not in preds: raise InputError(p, f"has no predictions for case {case!r}; it has {sorted(preds)[:8]}")
-    layers = {}
+    ims = {}
     if gt is not None:
         g = Path(gt)
         if not g.exists(): raise InputError(g, "--gt folder not found")
@@ -531,17 +609,17 @@ def _prediction_layers(p, case, gt):
             if case not in index: raise InputError(g, f"has no case {case!r}")
             c = index[case]
             for name, f in (('HR', c.image), ('LR', c.image_lr), ('label', c.label), ('mask', c.mask)):
-                if f is not None: layers[name] = read_image(f).array
-        elif (g/case).is_dir(): layers = _case_dir_layers(g/case)
+                if f is not None: ims[name] = read_image(f)
+        elif (g/case).is_dir(): ims = _case_images(g/case)
         else: raise InputError(g, f"has no case folder {case!r}")
     pf = preds[case]
     for name, k in (('probability', 'prob'), ('predicted mask', 'mask'), ('prediction', 'plain')):
-        if pf[k] is not None: layers[name] = read_image(pf[k]).array
-    shapes = {k: v.shape for k, v in layers.items()}
+        if pf[k] is not None: ims[name] = read_image(pf[k])
+    shapes = {k: v.array.shape for k, v in ims.items()}
     if len(set(shapes.values())) > 1: raise InputError(p, f"case {case!r}: the layers differ in shape {shapes}")
-    pred = next((n for n in ('predicted mask', 'prediction', 'probability') if n in layers), None)
-    errors = (pred, 'label') if 'label' in layers and pred else None
-    return layers, errors, ('label',) if 'label' in layers else ()
+    pred = next((n for n in ('predicted mask', 'prediction', 'probability') if n in ims), None)
+    return FolderLayers(ims, tuple(n for n in ('label', 'predicted mask') if n in ims), (pred, 'label') if 'label' in ims and pred else None,
+                        ('probability',) if 'probability' in ims else ())
 
 # %% ../nbs/04c_viz.ipynb #85616282
 _NO_DISPLAY = ("is not set (no display): run it on a desktop, or under `xvfb-run -a ktvit view ...` (install Xvfb: "
@@ -584,20 +662,3 @@ def ensure_display(screenshot:bool, # a screenshot is asked for (a private Xvfb 
         shown = os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY') or os.environ.get('QT_QPA_PLATFORM')
         raise InputError('display', f"Qt cannot open {shown} ({problem}): " + _NO_DISPLAY.split(': ', 1)[1])
     return started[0] if started else None
-
-# %% ../nbs/04c_viz.ipynb #0588c510
-def show_case(layers:dict, # name -> array, from `case_layers`
-              errors:tuple|None, # (prediction, label) layer names whose errors to show, or None
-              labels:tuple, # the label layers
-              screenshot=None, # PNG path: draw (on a private Xvfb without a display), save and close; None: keep the window open
-              ndisplay:int=2, # 2 for slices, 3 for volume rendering
-             ):
-    "`view_case` of a folder's layers on a display `ensure_display` made sure of; the errors counted inside the case's mask"
-    scored = 'mask' if errors and 'mask' in layers else None
-    xvfb = ensure_display(screenshot is not None)
-    try:
-        view_case(layers, labels=labels, errors_from=errors, scored=scored, ndisplay=ndisplay, screenshot=screenshot, show=screenshot is None)
-        if screenshot is None:
-            import napari; napari.run()
-    finally:
-        if xvfb is not None: xvfb.kill(); xvfb.wait()
