@@ -17,7 +17,8 @@ from nbdev.processors import FilterDefaults, exec_show_docs
 from .docs import render_markdown
 
 # %% auto #0
-__all__ = ['exec_cells', 'write_page', 'save_outputs', 'heading_id', 'doc_notebooks', 'build_site']
+__all__ = ['exec_cells', 'write_page', 'source_hash', 'save_outputs', 'stale_outputs', 'figure_count', 'heading_id',
+           'doc_notebooks', 'build_site']
 
 # %% ../nbs/09a_docs.site.ipynb #cffdd7a6
 class exec_cells(Processor):
@@ -47,20 +48,65 @@ def write_page(nb_path, # notebook to render
     return [f'{nb_path.name}: {e}' for e in nb.errors_]
 
 # %% ../nbs/09a_docs.site.ipynb #d50bbc57
+def source_hash(src:str, # a code cell's source
+               ) -> str:
+    "Short hash of a code cell's source: `save_outputs` stores it in the cell's metadata, `stale_outputs` compares"
+    import hashlib
+    return hashlib.sha256(src.encode('utf-8')).hexdigest()[:12]
+
+def _is_bar(o) -> bool:
+    "Is output `o` a progress bar: fastprogress (HTML or text) or tqdm?"
+    return '<progress' in ''.join(o.get('data', {}).get('text/html', '')) or bool(re.search(r'\d%(\||\s\[\d+/)', ''.join(o.get('text', ''))))
+
+class _small_figs(exec_cells):
+    "`exec_cells` whose figures are plain PNG at 72 dpi (execnb's default is retina: four times the pixels)"
+    def begin(self):
+        super().begin()
+        self.k.run_cell("from matplotlib_inline.backend_inline import set_matplotlib_formats\nset_matplotlib_formats('png')\n"
+                        "import matplotlib; matplotlib.rcParams['figure.dpi'] = 72")
+
+
+# %% ../nbs/09a_docs.site.ipynb #cc617c9b
 def save_outputs(nb_path, # a notebook of nbs/
                 ) -> list[str]:
-    "Run the cells `nbdev_test` runs (`exec_cells`) and keep their outputs in the notebook itself, so a reader on the forge sees them; its failed cells"
+    "Run the cells `nbdev_test` runs and keep their outputs (small figures, no progress bars) and source hashes in the notebook; its failed cells"
     import json
     from nbdev.clean import clean_nb
     nb_path = Path(nb_path).resolve()
-    with working_directory(nb_path.parent), modified_env(IN_TEST='1'): ran = NBProcessor(nb_path, [exec_cells], process=True).nb
+    with working_directory(nb_path.parent), modified_env(IN_TEST='1'): ran = NBProcessor(nb_path, [_small_figs], process=True).nb
     outs = {c.get('id'): c.get('outputs', []) for c in ran.cells if c.cell_type == 'code'}
     raw = json.loads(nb_path.read_text(encoding='utf-8'))
     for c in raw['cells']:
-        if c['cell_type'] == 'code': c['outputs'] = [dict(o) for o in outs.get(c.get('id'), [])]
-    clean_nb(raw)
+        if c['cell_type'] != 'code': continue
+        c['outputs'] = [dict(o) for o in outs.get(c.get('id'), []) if not _is_bar(o)]
+        c.setdefault('metadata', {})['source_hash'] = source_hash(''.join(c['source']))
+    clean_nb(raw, allowed_cell_metadata_keys=['source_hash'])
     with atomic_path(nb_path) as t: t.write_text(json.dumps(raw, sort_keys=True, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
     return [f'{nb_path.name}: {e}' for e in ran.errors_]
+
+
+# %% ../nbs/09a_docs.site.ipynb #da2fbf19
+def _shown(c) -> bool:
+    "Does a docs page show the outputs of code cell `c`? (not `#| hide`, `#| include: false`, `#| output: false`)"
+    d = ' '.join(l[3:].strip() for l in ''.join(c['source']).splitlines() if l.startswith('#|'))
+    return not re.search(r'\bhide\b|include:\s*false|output:\s*false', d)
+
+def stale_outputs(nb_path, # a notebook committed with its outputs
+                 ) -> list[str]:
+    "What makes `nb_path`'s committed outputs stale: none at all, or a code cell changed since `save_outputs` ran"
+    import json
+    nb_path = Path(nb_path); cells = [c for c in json.loads(nb_path.read_text(encoding='utf-8'))['cells'] if c['cell_type'] == 'code']
+    if not any(c.get('outputs') for c in cells): return [f'{nb_path.name}: no outputs (run `make outputs`)']
+    return [f'{nb_path.name}: cell {c.get("id")} changed since its outputs were saved (run `make outputs`)' for c in cells
+            if c.get('metadata', {}).get('source_hash') != source_hash(''.join(c['source']))]
+
+def figure_count(nb_path, # a notebook committed with its outputs
+                ) -> int:
+    "PNG figures among `nb_path`'s committed outputs that its docs page shows: the page must show at least as many"
+    import json
+    cells = json.loads(Path(nb_path).read_text(encoding='utf-8'))['cells']
+    return sum('image/png' in o.get('data', {}) for c in cells if c['cell_type'] == 'code' and _shown(c) for o in c.get('outputs', []))
+
 
 # %% ../nbs/09a_docs.site.ipynb #a7c6731d
 def heading_id(value:str, # heading text

@@ -103,3 +103,16 @@ def test_figures_shown(site, base, page):
             await Promise.all(imgs.map(i => i.decode().catch(() => null)));
             return imgs.map(i => [i.getAttribute('src'), i.naturalWidth, i.naturalHeight]); }""")
         assert sizes and all(w > 50 and h > 50 for _, w, h in sizes), (name, sizes)
+
+def test_figures_per_page(site, base, page):
+    "Each page shows at least the figures its notebook is committed with (`docs_site.figure_count`): no chapter lost them"
+    from nbdev.doclinks import _nbpath2html
+    from ktvit_nb.docs_site import doc_notebooks, figure_count
+    want = {_nbpath2html(p).name: figure_count(p) for p in doc_notebooks(ROOT/'nbs')}
+    assert sum(want.values()) > 20, want
+    lost = {}
+    for name, n in want.items():
+        if not n: continue
+        assert not load(page, base + name)
+        if (got := page.locator('article img').count()) < n: lost[name] = (got, n)
+    assert not lost, f'pages showing fewer figures than their notebooks (page: (shown, committed)): {lost}'
