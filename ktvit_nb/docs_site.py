@@ -54,9 +54,20 @@ def source_hash(src:str, # a code cell's source
     import hashlib
     return hashlib.sha256(src.encode('utf-8')).hexdigest()[:12]
 
-def _is_bar(o) -> bool:
-    "Is output `o` a progress bar: fastprogress (HTML or text) or tqdm?"
-    return '<progress' in ''.join(o.get('data', {}).get('text/html', '')) or bool(re.search(r'\d%(\||\s\[\d+/)', ''.join(o.get('text', ''))))
+_BAR = re.compile(r'█?(Epoch \d+/\d+ :)?\s*\|[█-]*\|\s*[\d.]+% \[\d+/\d+[^\]\r\n]*\]'     # fastprogress in a console
+                  r'|(?:[^\r\n|]*:\s*)?\d+%\|[^|\r\n]*\|\s*\d+/\d+\s*\[[^\]\r\n]*\]')       # tqdm
+_LEFT = re.compile(r'\s*(█|Epoch \d+/\d+ :)?\s*') # what a cleared fastprogress bar leaves
+
+def _no_bars(o) -> dict|None:
+    "Output `o` without progress bars: each line as a terminal ends up showing it, bars removed; None when nothing is left"
+    if '<progress' in ''.join(o.get('data', {}).get('text/html', '')): return None
+    if 'text' not in o: return o
+    keep = []
+    for l in ''.join(o['text']).split('\n'):
+        segs = [s for s in (_BAR.sub('', s) for s in l.split('\r')) if not _LEFT.fullmatch(s)]
+        if segs or not ('\r' in l or _BAR.search(l)): keep.append(segs[-1] if segs else l)
+    text = '\n'.join(keep)
+    return dict(o, text=text.splitlines(True)) if text.strip() else None
 
 class _small_figs(exec_cells):
     "`exec_cells` whose figures are plain PNG at 72 dpi (execnb's default is retina: four times the pixels)"
@@ -78,7 +89,7 @@ def save_outputs(nb_path, # a notebook of nbs/
     raw = json.loads(nb_path.read_text(encoding='utf-8'))
     for c in raw['cells']:
         if c['cell_type'] != 'code': continue
-        c['outputs'] = [dict(o) for o in outs.get(c.get('id'), []) if not _is_bar(o)]
+        c['outputs'] = [o for o in map(_no_bars, map(dict, outs.get(c.get('id'), []))) if o is not None]
         c.setdefault('metadata', {})['source_hash'] = source_hash(''.join(c['source']))
     clean_nb(raw, allowed_cell_metadata_keys=['source_hash'])
     with atomic_path(nb_path) as t: t.write_text(json.dumps(raw, sort_keys=True, indent=1, ensure_ascii=False) + '\n', encoding='utf-8')
