@@ -18,4 +18,4 @@ def test_output_list():
 
 @pytest.mark.parametrize('nb', output_nbs())
 def test_outputs_are_fresh(nb):
-    assert not stale_outputs(ROOT/nb)
+    assert not (stale := stale_outputs(ROOT/nb)), stale
