@@ -105,10 +105,14 @@ def test_figures_shown(site, base, page):
         assert sizes and all(w > 50 and h > 50 for _, w, h in sizes), (name, sizes)
 
 def test_figures_per_page(site, base, page):
-    "Each page shows at least the figures its notebook is committed with (`docs_site.figure_count`): no chapter lost them"
+    """Each page shows at least the figures its notebook is committed with (`docs_site.figure_count`): no chapter lost them.
+    Without the shared data (a clean clone) the chapters that read it draw less, so only the others are compared."""
     from nbdev.doclinks import _nbpath2html
     from ktvit_nb.docs_site import doc_notebooks, figure_count
-    want = {_nbpath2html(p).name: figure_count(p) for p in doc_notebooks(ROOT/'nbs')}
+    from ktvit_nb.data.io import shared_data_dir
+    have_data = shared_data_dir() is not None
+    want = {_nbpath2html(p).name: figure_count(p) for p in doc_notebooks(ROOT/'nbs')
+            if have_data or 'shared_data_dir(' not in p.read_text(encoding='utf-8')}
     assert sum(want.values()) > 20, want
     lost = {}
     for name, n in want.items():
