@@ -196,8 +196,10 @@ def ship_model(run, # run folder (its best.pt) or checkpoint file
     if not all(v.isfinite().all() for v in half.values() if v.is_floating_point()):
         raise InputError(ck['path'], "has weights beyond float16's range (65504); it cannot be shipped in float16")
     train = dict(tn.train_config, target_spacing=_target_spacing(tn.train_config))
+    for k in ('data', 'teacher', 'unlabelled', 'labeller'):   # provenance by name: no path of the machine it was trained on
+        if train.get(k): train[k] = Path(train[k]).name
     cfg = dict(name=name, model=ck['model_config'], train=train, threshold=tn.threshold, threshold_rule=ck.get('threshold_rule'),
-               best_valid_dice=ck.get('best'), epoch=ck.get('epoch'), source=ck['path'], ktvit_nb=__version__)
+               best_valid_dice=ck.get('best'), epoch=ck.get('epoch'), source=Path(ck['path']).parent.name, ktvit_nb=__version__)
     d.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{name}-', dir=d))
     try:
