@@ -43,7 +43,7 @@ OUTPUT_NBS ?= nbs/00_core.ipynb nbs/00a_config.ipynb nbs/01_data.synth.ipynb nbs
 	nbs/03_losses.ipynb nbs/04_metrics.ipynb nbs/04b_checkpoint.ipynb nbs/04c_viz.ipynb nbs/04d_napari.ipynb \
 	nbs/05_callback.kt.ipynb nbs/05a_learner.ipynb nbs/06_infer.ipynb nbs/10_demo.ipynb nbs/11_bench.ipynb \
 	nbs/12_study.ipynb nbs/13_cli.ipynb nbs/90_tutorial.kt.ipynb nbs/91_tutorial.drive.ipynb nbs/92_tutorial.vesselnn.ipynb \
-	nbs/93_tutorial.ablation.ipynb nbs/94_tutorial.study.ipynb
+	nbs/93_tutorial.ablation.ipynb nbs/94_tutorial.study.ipynb nbs/95_tutorial.brain.ipynb
 outputs: install
 	$(BIN)/python -c "import sys; from ktvit_nb.docs_site import save_outputs; e = sum((save_outputs(p) for p in sys.argv[1:]), []); print(*e, sep='\n'); sys.exit(bool(e))" $(OUTPUT_NBS)
 

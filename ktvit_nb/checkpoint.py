@@ -177,7 +177,7 @@ def _what_predict_does(cfg:dict, size:int) -> str:
         "- voxel size: inputs outside the training voxel sizes are refused (`--allow-mismatch` predicts them anyway)",
         f"- tiles: {fmt(tr.get('patch_size') or [])} voxels (the training crops; thinner volumes mirrored to it)",
         f"- mask: probability >= {cfg['threshold']:g} ({cfg.get('threshold_rule') or 'no rule recorded'})",
-        f"- shipped from the run `{Path(cfg['source']).parent.name}` ({tr.get('epochs')} epochs, best validation Dice {cfg.get('best_valid_dice') or float('nan'):.4f}) by ktvit_nb {cfg['ktvit_nb']}"])
+        f"- shipped from the run `{cfg['source']}` ({tr.get('epochs')} epochs, best validation Dice {cfg.get('best_valid_dice') or float('nan'):.4f}) by ktvit_nb {cfg['ktvit_nb']}"])
 
 def ship_model(run, # run folder (its best.pt) or checkpoint file
                name:str, # what users select it by (`--model NAME`): lower-case letters, digits, '-' and '_'
