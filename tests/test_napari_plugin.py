@@ -106,25 +106,10 @@ def test_reader_through_npe2(tmp_path):
 # ---- drawn for real: one child process on Xvfb runs the reader, both panels and the screenshots ----
 
 @pytest.fixture(scope='module')
-def display():
-    "A DISPLAY to draw on: Xvfb started here on a free display number (or the current one if no Xvfb)"
+def display(request):
+    "A DISPLAY to draw on (tests/conftest.py's `xvfb_display`), once napari is known to be installed"
     if not HAVE_NAPARI: pytest.skip('napari is not installed (pip install -e .[view])')
-    xvfb = shutil.which('Xvfb')
-    if xvfb is None:
-        if os.environ.get('DISPLAY'): yield os.environ['DISPLAY']; return
-        pytest.skip('neither Xvfb nor a DISPLAY is available')
-    r, w = os.pipe()
-    proc = subprocess.Popen([xvfb, '-displayfd', str(w), '-screen', '0', '1280x1024x24', '-nolisten', 'tcp'],
-                            pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(w)
-    try:
-        with os.fdopen(r) as f: num = f.readline().strip()   # Xvfb writes its display number once it is ready
-        if not num: pytest.skip('Xvfb did not start')
-        yield f':{num}'
-    finally:
-        proc.terminate()
-        try: proc.wait(10)
-        except subprocess.TimeoutExpired: proc.kill()
+    return request.getfixturevalue('xvfb_display')
 
 def _ktvit(*args):
     r = subprocess.run([BIN/'ktvit', *map(str, args)], capture_output=True, text=True, env=_env(), timeout=600)
